@@ -1,0 +1,175 @@
+# gosync — plain GNU make, read top to bottom.
+#
+#   make            the libraries: build/libgosync.a, build/libgosync.so
+#   make check      unit tests, export and C++ header checks, examples, a short stress
+#   make stress     the stress tests, long
+#   make tsan       unit + stress tests under ThreadSanitizer (zero reports)
+#   make asan       unit + stress tests under AddressSanitizer + UBSan
+#   make bench      the side-by-side benchmark (QUICK=1 for a short run)
+#   make install    PREFIX=/usr/local DESTDIR= ; make uninstall ; make clean
+#
+# Variants build into their own directory: B=build (default), build/tsan, build/asan.
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+
+# The per-architecture layer: arch/$(ARCH)/gs_arch.h. ARCH=generic forces the
+# portable one.
+UNAME_M := $(shell uname -m)
+ARCH    ?= $(if $(filter x86_64 aarch64 riscv64,$(UNAME_M)),$(UNAME_M),generic)
+
+B        ?= build
+SANITIZE ?=
+CC       ?= cc
+CXX      ?= c++
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread \
+              -Iinclude -Isrc -Iarch/$(ARCH) \
+              $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
+ALL_LDFLAGS := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
+
+LIB_SRCS := $(wildcard src/*.c)
+LIB_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRCS))
+HEADERS  := $(wildcard include/*.h include/gosync/*.h)
+TESTS    := $(patsubst tests/%.c,$(B)/%,$(wildcard tests/test_*.c))
+STRESS   := $(patsubst stress/%.c,$(B)/%,$(wildcard stress/stress_*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/example_%,$(wildcard examples/*.c))
+
+# Seconds each stress test runs, per target.
+STRESS_SECS_CHECK := 3
+STRESS_SECS_LONG  := 60
+STRESS_SECS_TSAN  := 4
+
+# Sanitizer runs: stop at the first report, no exit sleep, allow fork+exec scenarios.
+export TSAN_OPTIONS  ?= halt_on_error=1 abort_on_error=0 atexit_sleep_ms=0 die_after_fork=0 second_deadlock_stack=1
+export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+
+# Debian packages a target needs: installed when run as root, else the apt-get line
+# is printed and make stops.
+CHECK_PKGS := gcc g++ clang libcmocka-dev
+BENCH_PKGS := gcc g++ libnsync-dev
+define need_pkgs
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "gosync needs Debian packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+.PHONY: all lib check check-deps run-tests run-stress check-exports check-cxx check-clang \
+        examples stress tsan asan bench bench-deps install uninstall clean
+.DELETE_ON_ERROR:
+
+all: lib
+lib: $(B)/libgosync.a $(B)/libgosync.so
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) $(HEADERS) arch/$(ARCH)/gs_arch.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libgosync.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/libgosync.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libgosync.so.$(SOVERSION) -Wl,-z,nodelete $(ALL_LDFLAGS) -o $@.$(VERSION) $^
+	ln -sf libgosync.so.$(VERSION) $(B)/libgosync.so.$(SOVERSION)
+	ln -sf libgosync.so.$(VERSION) $@
+
+# Tests see the internal headers (park, sema) and link the static library.
+$(B)/test_%: tests/test_%.c tests/harness.h $(B)/libgosync.a
+	$(CC) $(ALL_CFLAGS) -Itests $< -o $@ $(B)/libgosync.a $(ALL_LDFLAGS) -lcmocka
+
+$(B)/stress_%: stress/stress_%.c $(B)/libgosync.a
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libgosync.a $(ALL_LDFLAGS)
+
+$(B)/example_%: examples/%.c $(B)/libgosync.a
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libgosync.a $(ALL_LDFLAGS)
+
+# --- tests -------------------------------------------------------------------
+
+check-deps:
+	$(call need_pkgs,$(CHECK_PKGS))
+
+check: check-deps
+	$(MAKE) lib
+	$(MAKE) run-tests check-exports check-cxx check-clang examples
+	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_CHECK)
+
+run-tests: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+# STRESS_SECS per test; each prints its own progress and verdict.
+run-stress: $(STRESS)
+	@set -e; for t in $(STRESS); do echo "== $$t $(STRESS_SECS)s"; $$t $(STRESS_SECS); done
+
+# Only gs_* symbols leave the shared library.
+check-exports: $(B)/libgosync.so
+	sh tests/check_exports.sh $(B)/libgosync.so
+
+# Every public header compiles alone, as C and as C++.
+check-cxx:
+	@set -e; for h in $(HEADERS); do \
+	  echo "#include \"$$h\"" | $(CXX) -std=c++11 $(WARN) -Iinclude -fsyntax-only -x c++ -; \
+	  echo "#include \"$$h\"" | $(CC) -std=gnu11 $(WARN) -Iinclude -fsyntax-only -x c -; \
+	done; echo "headers: C and C++ OK"
+
+# The library and tests build warning-free with clang as well as gcc.
+check-clang:
+	$(MAKE) B=build/clang CC=clang CXX=clang++ lib $(patsubst $(B)/%,build/clang/%,$(TESTS) $(STRESS))
+
+examples: $(EXAMPLES)
+	@set -e; for e in $(EXAMPLES); do echo "== $$e"; $$e; done
+
+stress: check-deps
+	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_LONG)
+
+tsan: check-deps
+	$(MAKE) B=build/tsan SANITIZE=thread run-tests
+	$(MAKE) B=build/tsan SANITIZE=thread run-stress STRESS_SECS=$(STRESS_SECS_TSAN)
+
+asan: check-deps
+	$(MAKE) B=build/asan SANITIZE=address,undefined run-tests
+	$(MAKE) B=build/asan SANITIZE=address,undefined run-stress STRESS_SECS=$(STRESS_SECS_TSAN)
+
+# --- benchmark ---------------------------------------------------------------
+
+bench-deps:
+	$(call need_pkgs,$(BENCH_PKGS))
+
+bench: bench-deps
+	$(MAKE) lib
+	$(MAKE) -f bench/bench.mk B=$(B) QUICK=$(QUICK)
+
+# --- install -----------------------------------------------------------------
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/gosync
+	install -m 644 include/gosync.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/gosync/*.h $(DESTDIR)$(INCLUDEDIR)/gosync/
+	install -m 644 $(B)/libgosync.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/libgosync.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libgosync.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgosync.so.$(SOVERSION)
+	ln -sf libgosync.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgosync.so
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	  gosync.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gosync.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gosync.h $(DESTDIR)$(LIBDIR)/pkgconfig/gosync.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/gosync
+	rm -f $(DESTDIR)$(LIBDIR)/libgosync.a $(DESTDIR)$(LIBDIR)/libgosync.so*
+
+clean:
+	rm -rf build

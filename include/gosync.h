@@ -1,0 +1,9 @@
+/* gosync — Go's synchronization toolkit for C and C++, on futexes.
+ * The umbrella header: every primitive's header. */
+#ifndef GOSYNC_H
+#define GOSYNC_H
+
+#include <gosync/time.h>
+#include <gosync/mutex.h>
+
+#endif

@@ -1,0 +1,86 @@
+/* The only file that makes system calls.
+ *
+ * Waits use FUTEX_WAIT_BITSET because it takes an absolute deadline (a relative
+ * FUTEX_WAIT timeout would have to be recomputed after every interruption and drifts)
+ * and because FUTEX_CLOCK_REALTIME selects the clock the deadline is measured on: on
+ * CLOCK_REALTIME a clock step moves the deadline, as glibc's timed waits do. All
+ * futexes are FUTEX_PRIVATE_FLAG: gosync objects are process-private.
+ *
+ * EAGAIN (the word no longer held `expected`) and EINTR (a signal handler ran) both
+ * mean "re-check and go round again" to a caller, so they become 0 here; only the
+ * _intr form reports EINTR, for sem_wait's POSIX contract. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fatal.h"
+#include "futex.h"
+
+static int wait_bitset(const uint32_t *word, uint32_t expected, clockid_t clock,
+		       int64_t deadline)
+{
+	struct timespec ts, *tsp = NULL;
+	int op = FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG;
+
+	if (clock == CLOCK_REALTIME)
+		op |= FUTEX_CLOCK_REALTIME;
+	if (deadline != INT64_MAX) {
+		if (deadline < 0)
+			deadline = 0;
+		ts.tv_sec = deadline / 1000000000;
+		ts.tv_nsec = deadline % 1000000000;
+		tsp = &ts;
+	}
+	if (syscall(SYS_futex, word, op, expected, tsp, NULL, FUTEX_BITSET_MATCH_ANY) == 0)
+		return 0;
+	switch (errno) {
+	case EAGAIN:
+		return 0;
+	case EINTR:
+	case ETIMEDOUT:
+		return errno;
+	default:
+		gs__internal_error("futex wait failed");
+	}
+}
+
+int gs__futex_wait(const uint32_t *word, uint32_t expected, clockid_t clock,
+		   int64_t deadline)
+{
+	int r = wait_bitset(word, expected, clock, deadline);
+	return r == EINTR ? 0 : r;
+}
+
+int gs__futex_wait_intr(const uint32_t *word, uint32_t expected, clockid_t clock,
+			int64_t deadline)
+{
+	return wait_bitset(word, expected, clock, deadline);
+}
+
+void gs__futex_wake(const uint32_t *word, int n)
+{
+	/* EFAULT cannot happen for a word we were handed; any error is ignorable
+	 * because a lost wake of a stale address has no sleeper to lose. */
+	(void)syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+}
+
+void gs__yield(void) { sched_yield(); }
+
+int gs__usable_cpus(void)
+{
+	static int cached; /* 0: not read yet; the value is idempotent, relaxed is enough */
+	int n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+	if (n == 0) {
+		cpu_set_t set;
+		n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+		if (n < 1)
+			n = 1;
+		__atomic_store_n(&cached, n, __ATOMIC_RELAXED);
+	}
+	return n;
+}

@@ -1,0 +1,329 @@
+/* gs_mutex — Go's sync.Mutex (Go 1.9+: normal and starvation modes) on park.
+ *
+ * Two modes, as in Go. In normal mode waiters queue in FIFO order, but a woken
+ * waiter does not own the lock: it competes with threads that are arriving right
+ * now, which are already on a CPU and often win. Letting them barge keeps the lock
+ * busy and is why a mutex beats a ticket lock on throughput. A woken waiter that
+ * loses is requeued at the head of the queue, not the tail. A waiter that has waited
+ * more than 1 ms switches the mutex to starvation mode: unlock then hands the lock
+ * directly to the head waiter, and newcomers neither spin nor try to take it: they
+ * queue at the tail. The mutex returns to normal mode when a waiter it was handed to
+ * is the last one, or waited less than 1 ms. Normal mode gives throughput;
+ * starvation mode bounds how long a waiter can be passed over.
+ *
+ * State word (32 bits; the whole gs_mutex_t):
+ *
+ *   LOCKED    held (in starvation mode also: being handed to the head waiter)
+ *   WOKEN     a thread is awake and racing for the lock — a woken waiter, or a
+ *             spinner that saw waiters — so unlock need not wake another
+ *   STARVING  starvation mode: unlock hands off, newcomers queue
+ *   PARKED    waiters are queued in park under this mutex's address
+ *
+ * Legal states (L W S P):
+ *   0                free, nobody waiting
+ *   L                held, nobody waiting
+ *   L|P, L|W|P       held, waiters queued (W: one of them or a spinner is awake)
+ *   L|W              held; a spinner or a woken waiter is awake, none queued
+ *   W, W|P           free; the awake thread is about to take it or requeue
+ *   L|S|P, L|W|S|P   starvation mode (S implies L and P: a starving mutex always has a
+ *                    waiter to hand to, and is never free while starving)
+ * Illegal: P alone (free with sleepers and nobody awake: a lost wakeup), S without L
+ * or P. Whoever clears LOCKED with PARKED set either sets WOKEN (the unlock that woke
+ * a waiter) or knows WOKEN is already set by a thread that will take the lock or
+ * requeue (requeueing needs LOCKED set by someone, whose unlock will wake).
+ *
+ * Who changes what:
+ *   LOCKED    set by a locker's CAS; cleared by unlock — except on handoff, where it
+ *             stays set and ownership travels with park's wake
+ *   WOKEN     set by unlock_cb when it wakes a waiter, or by a spinner; cleared by
+ *             the thread that owns it, in its next CAS (lock taken, or requeue)
+ *   PARKED    set by lock_validate, cleared by unlock_cb / lock_timed_out when no
+ *             waiter remains — all under the bucket lock, so PARKED == "queue
+ *             non-empty" whenever the bucket lock is free
+ *   STARVING  set by lock_validate for a waiter that waited > 1 ms; cleared under
+ *             the bucket lock when the last waiter is handed the lock or times out,
+ *             and by a handed-off waiter that waited < 1 ms (it holds the lock)
+ *
+ * Memory order. Every CAS that sets LOCKED is acquire and pairs with the release of
+ * whichever operation cleared LOCKED before it: unlock's fast CAS, unlock_slow's CAS,
+ * or unlock_cb's CAS. On handoff LOCKED never clears; the new owner synchronizes with
+ * the old one through park: unlock_cb runs before wake_waiter's release store, which
+ * pairs with the handed-off waiter's acquire load of its wake word. All other
+ * accesses are relaxed: they decide who does what, and the bucket lock (acquire/
+ * release) orders everything done inside park callbacks. A failed trylock reads
+ * relaxed and synchronizes with nothing.
+ *
+ * No touch after release (DESIGN.md §3 rule 1). The operation that makes the mutex
+ * available is the last access to it: unlock's fast CAS; in unlock_slow the CAS that
+ * clears LOCKED when no one needs waking; otherwise unlock_cb's CAS, run under the
+ * bucket lock, after which park only touches the bucket and the woken waiter's own
+ * stack record. So a mutex may be freed by whoever takes it next, at once.
+ *
+ * Spinning (DESIGN.md §3 rule 3). Only in normal mode while the mutex is held, only
+ * when more than one CPU is usable (sched_getaffinity), only while fewer than
+ * usable-1 threads of the process are spinning (on any mutex: the budget is CPUs),
+ * and at most SPIN_ROUNDS rounds of SPIN_PAUSES pauses (Go's 4 × 30). A spinner
+ * that sees waiters queued sets WOKEN, so the unlock it hopes to catch does not also
+ * wake a sleeper. Past that budget the owner is evidently not about to release, and
+ * we park.
+ *
+ * Timeouts (rule 2). A waiter whose deadline passes while queued removes itself in
+ * lock_timed_out, under the bucket lock, clearing PARKED and STARVING if it was the
+ * last. One that an unlocker dequeued first takes what it was handed: the lock itself
+ * on handoff (returns 0 even past the deadline), or in normal mode one more try.
+ */
+#include <errno.h>
+
+#include <gosync/mutex.h>
+
+#include "gs_arch.h"
+#include "fatal.h"
+#include "park.h"
+#include "tsan.h"
+
+enum {
+	LOCKED   = 1u << 0,
+	WOKEN    = 1u << 1,
+	STARVING = 1u << 2,
+	PARKED   = 1u << 3,
+};
+
+enum {
+	TOKEN_RETRY = 1,   /* normal mode: the lock was released, compete for it */
+	TOKEN_HANDOFF = 2, /* starvation mode: the lock is yours */
+};
+
+#define STARVATION_NS (1 * GS_MSEC)
+#define SPIN_ROUNDS 4
+#define SPIN_PAUSES 30
+
+/* Threads of this process spinning on any gs_mutex (rule 3's cap). */
+static struct {
+	int n;
+} __attribute__((aligned(GS_CACHE_LINE))) spinners;
+
+static inline bool cas(gs_mutex_t *m, uint32_t *old, uint32_t new, int order)
+{
+	return __atomic_compare_exchange_n(&m->state_, old, new, false, order, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t load(const gs_mutex_t *m)
+{
+	return __atomic_load_n(&m->state_, __ATOMIC_RELAXED);
+}
+
+/* The 1-CAS fast paths. acquire: pairs with the release that cleared LOCKED. */
+static inline bool lock_fast(gs_mutex_t *m)
+{
+	uint32_t s = 0;
+	return cas(m, &s, LOCKED, __ATOMIC_ACQUIRE);
+}
+
+/* release: pairs with the acquire CAS of the next locker. */
+static inline bool unlock_fast(gs_mutex_t *m, uint32_t *seen)
+{
+	*seen = LOCKED;
+	return cas(m, seen, 0, __ATOMIC_RELEASE);
+}
+
+/* A thread in lock_slow, as park's callbacks see it. */
+struct locker {
+	gs_mutex_t *m;
+	bool awoke;    /* this thread owns WOKEN */
+	bool starving; /* this thread has waited more than STARVATION_NS */
+};
+
+/* Under the bucket lock: sleep only if the mutex is still held; record that a waiter
+ * is queued (and that it starves), and give up WOKEN. */
+static bool lock_validate(void *arg)
+{
+	struct locker *l = arg;
+	uint32_t s = load(l->m);
+
+	for (;;) {
+		if (!(s & LOCKED))
+			return false;
+		uint32_t n = s | PARKED;
+		if (l->awoke)
+			n &= ~WOKEN;
+		if (l->starving)
+			n |= STARVING;
+		if (cas(l->m, &s, n, __ATOMIC_RELAXED)) {
+			l->awoke = false;
+			return true;
+		}
+	}
+}
+
+/* Under the bucket lock, after a queued waiter's deadline passed and it left. */
+static void lock_timed_out(void *arg, bool others_remain)
+{
+	struct locker *l = arg;
+
+	if (!others_remain)
+		__atomic_fetch_and(&l->m->state_, ~(PARKED | STARVING), __ATOMIC_RELAXED);
+}
+
+static bool spin_register(void)
+{
+	int cap = gs__usable_cpus() - 1;
+	int n = __atomic_load_n(&spinners.n, __ATOMIC_RELAXED);
+
+	while (n < cap)
+		if (__atomic_compare_exchange_n(&spinners.n, &n, n + 1, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+/* Spins while the mutex is held in normal mode, for at most *rounds rounds (the
+ * budget of this wait, shared by every spin before the next park). Returns the last
+ * state seen. */
+static uint32_t spin(struct locker *l, uint32_t s, int *rounds)
+{
+	if (*rounds == 0 || !spin_register()) {
+		*rounds = 0;
+		return s;
+	}
+	while (*rounds > 0 && (s & (LOCKED | STARVING)) == LOCKED) {
+		if (!l->awoke && (s & (WOKEN | PARKED)) == PARKED &&
+		    cas(l->m, &s, s | WOKEN, __ATOMIC_RELAXED))
+			l->awoke = true;
+		for (int i = 0; i < SPIN_PAUSES; i++)
+			gs_cpu_relax();
+		--*rounds;
+		s = load(l->m);
+	}
+	__atomic_fetch_sub(&spinners.n, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+static int lock_slow(gs_mutex_t *m, int64_t deadline)
+{
+	struct locker l = { .m = m };
+	struct gs__park_args a = {
+		.key = m, .validate = lock_validate, .timed_out = lock_timed_out, .arg = &l,
+		.clock = CLOCK_MONOTONIC, .deadline = deadline,
+	};
+	int64_t wait_start = 0;
+	int rounds = SPIN_ROUNDS;
+	uint32_t s = load(m);
+
+	for (;;) {
+		if (!(s & LOCKED)) {
+			/* Free, hence normal mode (STARVING implies LOCKED): take it. */
+			uint32_t n = (s | LOCKED) & (l.awoke ? ~(uint32_t)WOKEN : ~0u);
+			if (cas(m, &s, n, __ATOMIC_ACQUIRE))
+				return 0; /* acquire: pairs with the release that freed it */
+			continue;
+		}
+		if (!(s & STARVING) && rounds > 0) {
+			s = spin(&l, s, &rounds);
+			continue;
+		}
+		if (wait_start == 0)
+			wait_start = gs_now();
+
+		uint64_t token = 0;
+		switch (gs__park(&a, &token)) {
+		case GS_PARK_INVALID: /* freed before we could queue: try again */
+			s = load(m);
+			continue;
+		case GS_PARK_TIMEDOUT:
+			return ETIMEDOUT;
+		case GS_PARK_UNPARKED:
+			break;
+		}
+		l.starving = l.starving || gs_now() - wait_start > STARVATION_NS;
+		if (token == TOKEN_HANDOFF) {
+			/* We own the lock. Go back to normal mode unless we starved
+			 * (unlock_cb already did if we were the last waiter). */
+			if (!l.starving)
+				__atomic_fetch_and(&m->state_, ~(uint32_t)STARVING, __ATOMIC_RELAXED);
+			return 0;
+		}
+		l.awoke = true;       /* unlock_cb set WOKEN for us */
+		a.at_head = true;     /* if we lose, requeue first in line */
+		rounds = SPIN_ROUNDS;
+		s = load(m);
+	}
+}
+
+/* Under the bucket lock, having dequeued at most the head waiter. */
+static uint64_t unlock_cb(void *arg, struct gs__unpark_result r)
+{
+	gs_mutex_t *m = arg;
+	uint32_t s = load(m);
+
+	if (r.unparked && (s & STARVING)) {
+		/* Hand off: LOCKED stays set and passes to the waiter with its wake. */
+		if (!r.have_more)
+			__atomic_fetch_and(&m->state_, ~(PARKED | STARVING), __ATOMIC_RELAXED);
+		return TOKEN_HANDOFF;
+	}
+	for (;;) {
+		uint32_t n = s & ~(uint32_t)LOCKED;
+		if (r.unparked)
+			n |= WOKEN;
+		if (!r.have_more)
+			n &= ~(PARKED | STARVING);
+		/* release: pairs with the acquire CAS of the next locker. This is the
+		 * last access to the mutex (rule 1). */
+		if (cas(m, &s, n, __ATOMIC_RELEASE))
+			return TOKEN_RETRY;
+	}
+}
+
+static void unlock_slow(gs_mutex_t *m, uint32_t s)
+{
+	for (;;) {
+		if (!(s & LOCKED))
+			gs__fatal("sync: unlock of unlocked mutex");
+		if ((s & STARVING) || (s & (PARKED | WOKEN)) == PARKED)
+			break; /* someone must be handed the lock or woken */
+		/* Nobody queued, or someone already awake: just release (the last
+		 * access, rule 1). Pairs with the acquire CAS of the next locker. */
+		if (cas(m, &s, s & ~(uint32_t)LOCKED, __ATOMIC_RELEASE))
+			return;
+	}
+	gs__unpark_one(m, unlock_cb, m);
+}
+
+static inline int lock_until(gs_mutex_t *m, int64_t deadline)
+{
+	unsigned flags = deadline == GS_NO_DEADLINE ? 0 : GS_TSAN_TRY_LOCK;
+	int r = 0;
+
+	gs__tsan_pre_lock(m, flags);
+	if (!lock_fast(m))
+		r = lock_slow(m, deadline);
+	gs__tsan_post_lock(m, flags, r == 0);
+	return r;
+}
+
+int gs_mutex_lock_until(gs_mutex_t *m, int64_t deadline) { return lock_until(m, deadline); }
+
+void gs_mutex_lock(gs_mutex_t *m) { (void)lock_until(m, GS_NO_DEADLINE); }
+
+bool gs_mutex_trylock(gs_mutex_t *m)
+{
+	uint32_t s = load(m);
+	bool ok = false;
+
+	gs__tsan_pre_lock(m, GS_TSAN_TRY_LOCK);
+	while (!(s & LOCKED))
+		if ((ok = cas(m, &s, s | LOCKED, __ATOMIC_ACQUIRE)))
+			break; /* acquire: pairs with the release that freed it */
+	gs__tsan_post_lock(m, GS_TSAN_TRY_LOCK, ok);
+	return ok;
+}
+
+void gs_mutex_unlock(gs_mutex_t *m)
+{
+	uint32_t s;
+
+	gs__tsan_pre_unlock(m, 0);
+	if (!unlock_fast(m, &s))
+		unlock_slow(m, s);
+	gs__tsan_post_unlock(m, 0);
+}

@@ -1,0 +1,351 @@
+/* park — wait queues keyed by address: the one place where gosync threads sleep.
+ *
+ * Every gosync primitive is a state word in the user's object plus, for the threads
+ * that must wait, a queue here. The queues live in a fixed table of buckets hashed by
+ * the object's address (Go's semaphore table, parking_lot_core's hash table), so an
+ * object needs no room for a queue and may be freed the moment its last operation has
+ * made it available: park only ever uses the address as a key, never dereferences it.
+ *
+ * Buckets. GS_PARK_BUCKETS buckets, each on its own cache-line pair, each holding a
+ * small lock, a doubly linked FIFO of waiter records and a few token slots (for sema).
+ * Different keys may share a bucket; every walk filters by key. The bucket lock is a
+ * three-state futex lock (0 free, 1 held, 2 held with sleepers: Drepper's "mutex3")
+ * with a short spin before sleeping, and no spin at all when only one CPU is usable:
+ * a pure spinlock collapses when 64 threads share 2 CPUs, because the holder is
+ * preempted and every spinner burns its whole quantum.
+ *
+ * Waiter records live on the waiting thread's stack. A record holds its own futex
+ * word `wake` (0 = still parked, 1 = unparked), the key, the parker's park_token, the
+ * unparker's unpark_token and `queued`. Wakes are per-waiter: an unparker wakes
+ * exactly the threads it dequeued, never a herd sharing one futex word.
+ *
+ * Protocol (parking_lot_core's, which is what keeps state words and queues in step):
+ *   park:    lock bucket; validate() — the primitive re-checks its state word and
+ *            records that it has a waiter; if false, unlock and return INVALID;
+ *            enqueue (tail, or head for a woken waiter that lost its race); unlock;
+ *            before_sleep(); sleep until wake == 1.
+ *   unpark:  lock bucket; dequeue the chosen waiters (queued = 0); callback(count,
+ *            have_more) — the primitive updates its state word knowing exactly who is
+ *            left; write each dequeued record's unpark_token; unlock; then for each
+ *            record: read what is needed, store wake = 1 (release), FUTEX_WAKE.
+ *   timeout: the sleeper's deadline passes; lock bucket; if still queued, remove
+ *            itself and run timed_out(others_remain) — the primitive fixes its counts
+ *            — and return TIMEDOUT. If an unparker already dequeued it, that
+ *            unparker owns the outcome: unlock and wait (without deadline) for its
+ *            wake = 1, then return UNPARKED with the token it was handed.
+ *
+ * Invariants:
+ *   - queued, the links and unpark_token are read and written only under the bucket
+ *     lock; wake is written once, by the unparker, after the bucket lock is released.
+ *   - No system call is made while a bucket lock is held (the only sleeps are on the
+ *     bucket lock itself and on a record's wake word, both outside it).
+ *   - After its release store to wake, an unparker never reads the record again; it
+ *     only passes the address to FUTEX_WAKE. The waiter returns only after seeing
+ *     wake == 1, so the record outlives every read of it. The FUTEX_WAKE may land on
+ *     a stack slot that some later record reuses: a stale wake, which every sleeper
+ *     tolerates because it loops on its own word.
+ *   - A wake that finds no waiter is not stored (the callback sees unparked == 0);
+ *     validate-under-the-lock is what makes that safe.
+ *
+ * Memory order: bucket lock acquire (CAS/xchg) pairs with bucket unlock release
+ * (xchg); wake's release store in wake_waiter pairs with the acquire load in gs__park.
+ *
+ * fork: a pthread_atfork handler takes every bucket lock before fork (so no bucket is
+ * copied mid-update) and the child re-initialises the whole table: the threads whose
+ * records were queued do not exist there.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "gs_arch.h"
+#include "futex.h"
+#include "park.h"
+
+#define GS_PARK_BUCKETS_LOG2 9
+#define GS_PARK_BUCKETS (1u << GS_PARK_BUCKETS_LOG2)
+#define BUCKET_SPIN 64 /* relax rounds before sleeping on a bucket lock */
+
+/* Bucket lock states. */
+enum {
+	BUCKET_FREE = 0,
+	BUCKET_HELD = 1,
+	BUCKET_HELD_SLEEPERS = 2,
+};
+
+struct gs__waiter {
+	struct gs__waiter *next, *prev; /* bucket queue links (bucket lock) */
+	struct gs__waiter *wake_next;   /* chain of records an unparker dequeued */
+	const void *key;
+	uint64_t park_token;
+	uint64_t unpark_token;          /* written under the bucket lock by the unparker */
+	uint32_t wake;                  /* futex word: 0 parked, 1 unparked */
+	bool queued;                    /* bucket lock */
+};
+
+struct token_slot {
+	const void *key; /* NULL: free */
+	uint64_t count;
+};
+
+struct bucket {
+	uint32_t lock;
+	struct gs__waiter *head, *tail;
+	struct token_slot tokens[GS_PARK_TOKEN_SLOTS];
+} __attribute__((aligned(GS_CACHE_LINE)));
+
+static struct bucket table[GS_PARK_BUCKETS];
+
+unsigned gs__park_bucket_of(const void *key)
+{
+	/* Fibonacci hashing: multiply by 2^64/phi, keep the top bits. Objects are at
+	 * least 4-byte aligned and often laid out with a fixed stride; the multiply
+	 * spreads both. */
+	uint64_t h = (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull;
+	return (unsigned)(h >> (64 - GS_PARK_BUCKETS_LOG2));
+}
+
+static struct bucket *bucket_for(const void *key) { return &table[gs__park_bucket_of(key)]; }
+
+static void bucket_lock_slow(struct bucket *b)
+{
+	if (gs__usable_cpus() > 1) {
+		for (int i = 0; i < BUCKET_SPIN; i++) {
+			gs_cpu_relax();
+			uint32_t c = BUCKET_FREE;
+			/* relaxed peek first: don't steal the line with failing CASes */
+			if (__atomic_load_n(&b->lock, __ATOMIC_RELAXED) == BUCKET_FREE &&
+			    __atomic_compare_exchange_n(&b->lock, &c, BUCKET_HELD, false,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return; /* acquire: pairs with bucket_unlock's release */
+		}
+	}
+	/* Once anyone sleeps, the lock is taken in state 2 so that its unlock wakes the
+	 * next sleeper; the acquire pairs with bucket_unlock's release exchange. */
+	while (__atomic_exchange_n(&b->lock, BUCKET_HELD_SLEEPERS, __ATOMIC_ACQUIRE) != BUCKET_FREE)
+		gs__futex_wait(&b->lock, BUCKET_HELD_SLEEPERS, CLOCK_MONOTONIC, INT64_MAX);
+}
+
+static inline void bucket_lock(struct bucket *b)
+{
+	uint32_t c = BUCKET_FREE;
+	/* acquire: pairs with bucket_unlock's release */
+	if (!__atomic_compare_exchange_n(&b->lock, &c, BUCKET_HELD, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		bucket_lock_slow(b);
+}
+
+static inline void bucket_unlock(struct bucket *b)
+{
+	/* release: pairs with the acquire of the next bucket_lock */
+	if (__atomic_exchange_n(&b->lock, BUCKET_FREE, __ATOMIC_RELEASE) == BUCKET_HELD_SLEEPERS)
+		gs__futex_wake(&b->lock, 1);
+}
+
+static void enqueue(struct bucket *b, struct gs__waiter *w, bool at_head)
+{
+	if (at_head) {
+		w->prev = NULL;
+		w->next = b->head;
+		if (b->head)
+			b->head->prev = w;
+		else
+			b->tail = w;
+		b->head = w;
+	} else {
+		w->next = NULL;
+		w->prev = b->tail;
+		if (b->tail)
+			b->tail->next = w;
+		else
+			b->head = w;
+		b->tail = w;
+	}
+	w->queued = true;
+}
+
+static void dequeue(struct bucket *b, struct gs__waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		b->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		b->tail = w->prev;
+	w->queued = false;
+}
+
+static bool has_waiter(const struct bucket *b, const void *key)
+{
+	for (const struct gs__waiter *w = b->head; w; w = w->next)
+		if (w->key == key)
+			return true;
+	return false;
+}
+
+/* Called after the bucket lock is released; the record may vanish right after the
+ * store, so the address is taken first and nothing is read afterwards. */
+static void wake_waiter(struct gs__waiter *w)
+{
+	uint32_t *word = &w->wake;
+	/* release: pairs with the acquire load of wake in gs__park, publishing
+	 * unpark_token and everything the unparker did before */
+	__atomic_store_n(word, 1, __ATOMIC_RELEASE);
+	gs__futex_wake(word, 1);
+}
+
+enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_token)
+{
+	struct bucket *b = bucket_for(a->key);
+	struct gs__waiter w = { .key = a->key, .park_token = a->park_token };
+	int64_t deadline = a->deadline;
+
+	bucket_lock(b);
+	if (a->validate && !a->validate(a->arg)) {
+		bucket_unlock(b);
+		return GS_PARK_INVALID;
+	}
+	enqueue(b, &w, a->at_head);
+	bucket_unlock(b);
+
+	if (a->before_sleep)
+		a->before_sleep(a->arg);
+
+	/* acquire: pairs with wake_waiter's release store */
+	while (__atomic_load_n(&w.wake, __ATOMIC_ACQUIRE) == 0) {
+		if (gs__futex_wait(&w.wake, 0, a->clock, deadline) != ETIMEDOUT)
+			continue;
+		bucket_lock(b);
+		if (w.queued) {
+			dequeue(b, &w);
+			if (a->timed_out)
+				a->timed_out(a->arg, has_waiter(b, a->key));
+			bucket_unlock(b);
+			return GS_PARK_TIMEDOUT;
+		}
+		bucket_unlock(b);
+		/* Dequeued before our deadline check: the unparker decided our fate and
+		 * is about to store wake; wait for it, however late. */
+		deadline = INT64_MAX;
+	}
+	*unpark_token = w.unpark_token;
+	return GS_PARK_UNPARKED;
+}
+
+/* The one unpark loop: walk key's waiters in queue order, dequeue at most `max` that
+ * `filter` (NULL: all) selects, run the callback, then wake them outside the lock. */
+static unsigned unpark(const void *key, unsigned max,
+		       enum gs__filter_op (*filter)(void *, uint64_t),
+		       gs__unpark_cb cb, void *arg)
+{
+	struct bucket *b = bucket_for(key);
+	struct gs__waiter *woken = NULL, **tail = &woken;
+	struct gs__unpark_result r = { 0, false };
+
+	bucket_lock(b);
+	for (struct gs__waiter *w = b->head, *next; w; w = next) {
+		next = w->next;
+		if (w->key != key)
+			continue;
+		enum gs__filter_op op = r.unparked == max ? GS_FILTER_STOP
+				      : filter ? filter(arg, w->park_token) : GS_FILTER_UNPARK;
+		if (op != GS_FILTER_UNPARK) {
+			r.have_more = true;
+			if (op == GS_FILTER_STOP)
+				break;
+			continue;
+		}
+		dequeue(b, w);
+		w->wake_next = NULL;
+		*tail = w;
+		tail = &w->wake_next;
+		r.unparked++;
+	}
+	uint64_t token = cb ? cb(arg, r) : 0;
+	for (struct gs__waiter *w = woken; w; w = w->wake_next)
+		w->unpark_token = token;
+	bucket_unlock(b);
+
+	while (woken) {
+		struct gs__waiter *w = woken;
+		woken = w->wake_next; /* read before the wake: w may vanish after it */
+		wake_waiter(w);
+	}
+	return r.unparked;
+}
+
+unsigned gs__unpark_one(const void *key, gs__unpark_cb cb, void *arg)
+{
+	return unpark(key, 1, NULL, cb, arg);
+}
+
+unsigned gs__unpark_all(const void *key, gs__unpark_cb cb, void *arg)
+{
+	return unpark(key, ~0u, NULL, cb, arg);
+}
+
+unsigned gs__unpark_filter(const void *key,
+			   enum gs__filter_op (*filter)(void *arg, uint64_t park_token),
+			   gs__unpark_cb cb, void *arg)
+{
+	return unpark(key, ~0u, filter, cb, arg);
+}
+
+bool gs__park_token_take(const void *key)
+{
+	struct token_slot *t = bucket_for(key)->tokens;
+
+	for (int i = 0; i < GS_PARK_TOKEN_SLOTS; i++) {
+		if (t[i].key != key)
+			continue;
+		if (--t[i].count == 0)
+			t[i].key = NULL;
+		return true;
+	}
+	return false;
+}
+
+bool gs__park_token_put(const void *key)
+{
+	struct token_slot *t = bucket_for(key)->tokens, *free_slot = NULL;
+
+	for (int i = 0; i < GS_PARK_TOKEN_SLOTS; i++) {
+		if (t[i].key == key) {
+			t[i].count++;
+			return true;
+		}
+		if (!t[i].key && !free_slot)
+			free_slot = &t[i];
+	}
+	if (!free_slot)
+		return false;
+	free_slot->key = key;
+	free_slot->count = 1;
+	return true;
+}
+
+static void fork_prepare(void)
+{
+	for (unsigned i = 0; i < GS_PARK_BUCKETS; i++)
+		bucket_lock(&table[i]);
+}
+
+static void fork_parent(void)
+{
+	for (unsigned i = GS_PARK_BUCKETS; i-- > 0;)
+		bucket_unlock(&table[i]);
+}
+
+static void fork_child(void)
+{
+	/* Only the forking thread exists here, and it was not parked. */
+	memset(table, 0, sizeof table);
+}
+
+__attribute__((constructor)) static void park_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

@@ -1,0 +1,111 @@
+/* Shared helpers of the cmocka tests.
+ *
+ * Scenarios that must die, race, or fork run as fresh processes: the test binary
+ * re-executes itself (/proc/self/exe) with `--scenario NAME`, and the parent checks
+ * the child's exit status and what it wrote to stderr. A fresh process is needed
+ * because abort() cannot be caught by cmocka, a TSan report with halt_on_error ends
+ * the whole process, and gcc's TSan kills a forked child that starts threads.
+ *
+ * Only the main thread may call cmocka's assert_* (a failing assert in a worker kills
+ * the binary without a summary): workers record what they saw and main asserts. */
+#ifndef GS_TEST_HARNESS_H
+#define GS_TEST_HARNESS_H
+
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+struct scenario {
+	const char *name;
+	void (*run)(void); /* runs in the child; its exit status is what the parent sees */
+};
+
+/* Call first in main(): if argv asks for a scenario, runs it and exits. */
+static inline void scenario_dispatch(int argc, char **argv, const struct scenario *table)
+{
+	if (argc < 3 || strcmp(argv[1], "--scenario") != 0)
+		return;
+	for (const struct scenario *s = table; s->name; s++) {
+		if (strcmp(s->name, argv[2]) == 0) {
+			s->run();
+			exit(0);
+		}
+	}
+	fprintf(stderr, "unknown scenario %s\n", argv[2]);
+	exit(127);
+}
+
+struct scenario_result {
+	int status;        /* as from waitpid */
+	char err[16384];   /* the child's stderr, NUL-terminated (truncated) */
+};
+
+/* Runs `name` in a fresh process of this binary; `env` (may be NULL) is a
+ * NULL-terminated list of "KEY=VALUE" set in the child. */
+static inline void scenario_run(const char *name, const char *const *env,
+				struct scenario_result *r)
+{
+	int fd[2];
+	if (pipe(fd) != 0)
+		abort();
+	pid_t pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		dup2(fd[1], STDERR_FILENO);
+		close(fd[0]);
+		close(fd[1]);
+		for (const char *const *e = env; e && *e; e++)
+			putenv((char *)*e);
+		char *argv[] = { (char *)"self", (char *)"--scenario", (char *)name, NULL };
+		execv("/proc/self/exe", argv);
+		_exit(126);
+	}
+	close(fd[1]);
+	size_t n = 0;
+	ssize_t k;
+	char sink[4096];
+	while ((k = read(fd[0], n < sizeof r->err - 1 ? r->err + n : sink,
+			 n < sizeof r->err - 1 ? sizeof r->err - 1 - n : sizeof sink)) > 0)
+		if (n < sizeof r->err - 1)
+			n += (size_t)k;
+	r->err[n] = '\0';
+	close(fd[0]);
+	while (waitpid(pid, &r->status, 0) < 0)
+		;
+}
+
+/* The child died of SIGABRT (a gosync fatal) and its stderr has `line`. */
+static inline void assert_died_with(const struct scenario_result *r, const char *line)
+{
+	if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT || !strstr(r->err, line))
+		fprintf(stderr, "child status 0x%x, stderr:\n%s\n", r->status, r->err);
+	assert_true(WIFSIGNALED(r->status));
+	assert_int_equal(WTERMSIG(r->status), SIGABRT);
+	assert_non_null(strstr(r->err, line));
+}
+
+/* True when this binary runs under ThreadSanitizer. */
+extern void __tsan_acquire(void *addr) __attribute__((weak));
+static inline int under_tsan(void) { return __tsan_acquire != NULL; }
+
+static inline void sleep_ns(int64_t ns)
+{
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+#endif
