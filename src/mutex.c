@@ -289,7 +289,10 @@ static void unlock_slow(gs_mutex_t *m, uint32_t s)
 	gs__unpark_one(m, unlock_cb, m);
 }
 
-static inline int lock_until(gs_mutex_t *m, int64_t deadline)
+/* The public calls check once whether a TSan runtime is present and, if so, take an
+ * annotated out-of-line copy; the plain path stays a CAS and a return. */
+
+static __attribute__((noinline, cold)) int lock_until_tsan(gs_mutex_t *m, int64_t deadline)
 {
 	unsigned flags = deadline == GS_NO_DEADLINE ? 0 : GS_TSAN_TRY_LOCK;
 	int r = 0;
@@ -301,29 +304,59 @@ static inline int lock_until(gs_mutex_t *m, int64_t deadline)
 	return r;
 }
 
+static inline int lock_until(gs_mutex_t *m, int64_t deadline)
+{
+	if (gs__tsan_on())
+		return lock_until_tsan(m, deadline);
+	return lock_fast(m) ? 0 : lock_slow(m, deadline);
+}
+
 int gs_mutex_lock_until(gs_mutex_t *m, int64_t deadline) { return lock_until(m, deadline); }
 
 void gs_mutex_lock(gs_mutex_t *m) { (void)lock_until(m, GS_NO_DEADLINE); }
 
-bool gs_mutex_trylock(gs_mutex_t *m)
+static inline bool trylock(gs_mutex_t *m)
 {
 	uint32_t s = load(m);
-	bool ok = false;
 
-	gs__tsan_pre_lock(m, GS_TSAN_TRY_LOCK);
 	while (!(s & LOCKED))
-		if ((ok = cas(m, &s, s | LOCKED, __ATOMIC_ACQUIRE)))
-			break; /* acquire: pairs with the release that freed it */
+		if (cas(m, &s, s | LOCKED, __ATOMIC_ACQUIRE))
+			return true; /* acquire: pairs with the release that freed it */
+	return false;
+}
+
+static __attribute__((noinline, cold)) bool trylock_tsan(gs_mutex_t *m)
+{
+	gs__tsan_pre_lock(m, GS_TSAN_TRY_LOCK);
+	bool ok = trylock(m);
 	gs__tsan_post_lock(m, GS_TSAN_TRY_LOCK, ok);
 	return ok;
 }
 
-void gs_mutex_unlock(gs_mutex_t *m)
+bool gs_mutex_trylock(gs_mutex_t *m)
+{
+	return gs__tsan_on() ? trylock_tsan(m) : trylock(m);
+}
+
+static inline void unlock(gs_mutex_t *m)
 {
 	uint32_t s;
 
-	gs__tsan_pre_unlock(m, 0);
 	if (!unlock_fast(m, &s))
 		unlock_slow(m, s);
+}
+
+static __attribute__((noinline, cold)) void unlock_tsan(gs_mutex_t *m)
+{
+	gs__tsan_pre_unlock(m, 0);
+	unlock(m);
 	gs__tsan_post_unlock(m, 0);
+}
+
+void gs_mutex_unlock(gs_mutex_t *m)
+{
+	if (gs__tsan_on())
+		unlock_tsan(m);
+	else
+		unlock(m);
 }
