@@ -294,6 +294,14 @@ unsigned gs__unpark_filter(const void *key,
 	return unpark(key, ~0u, filter, cb, arg);
 }
 
+bool gs__park_has_waiter(const void *key, uint64_t park_token)
+{
+	for (const struct gs__waiter *w = bucket_for(key)->head; w; w = w->next)
+		if (w->key == key && w->park_token == park_token)
+			return true;
+	return false;
+}
+
 bool gs__park_token_take(const void *key)
 {
 	struct token_slot *t = bucket_for(key)->tokens;

@@ -69,6 +69,10 @@ GS_HIDDEN unsigned gs__unpark_filter(const void *key,
 				     enum gs__filter_op (*filter)(void *arg, uint64_t park_token),
 				     gs__unpark_cb cb, void *arg);
 
+/* Whether a waiter of key with this park_token is queued. Only inside a callback of
+ * key (the bucket lock is held). */
+GS_HIDDEN bool gs__park_has_waiter(const void *key, uint64_t park_token);
+
 /* Tokens kept in the bucket of key, for sema. Only inside a callback of key (the
  * bucket lock is held). put returns false when the bucket has no free slot. */
 GS_HIDDEN bool gs__park_token_take(const void *key);

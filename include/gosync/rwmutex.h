@@ -1,0 +1,42 @@
+/* gosync — reader/writer mutual exclusion with Go's sync.RWMutex semantics.
+ *
+ * A zeroed gs_rwmutex_t (or GS_RWMUTEX_INIT) is unlocked. Any number of readers or
+ * one writer hold it. Writer-preferring, as in Go: once a writer waits, new readers
+ * block, so writers never starve; when a writer unlocks, the readers it held back go
+ * in before the next writer, so readers never starve either. Hence a thread must not
+ * take a read lock it already holds (recursive read locking): if a writer arrives in
+ * between, the inner rlock waits for the writer, which waits for the outer read lock
+ * — a deadlock. A write-lock holder that calls rlock blocks likewise.
+ * Unlocking from a thread other than the locker is allowed, as in Go. Misuse
+ * (runlock of a mutex not read-locked, unlock of one not write-locked) is fatal.
+ * The object may be freed as soon as its last unlock/runlock returns. */
+#ifndef GOSYNC_RWMUTEX_H
+#define GOSYNC_RWMUTEX_H
+
+#include <gosync/common.h>
+#include <gosync/time.h>
+
+GS_BEGIN_DECLS
+
+typedef struct gs_rwmutex {
+	uint32_t state_;  /* private: see src/rwmutex.c */
+} gs_rwmutex_t;
+
+#define GS_RWMUTEX_INIT { 0 }
+
+GS_STATIC_ASSERT(sizeof(gs_rwmutex_t) <= 24, "gs_rwmutex_t fits its pinned size");
+GS_STATIC_ASSERT(GS_ALIGNOF(gs_rwmutex_t) == 4, "gs_rwmutex_t is 4-byte aligned");
+
+GS_API void gs_rwmutex_rlock(gs_rwmutex_t *rw);
+GS_API void gs_rwmutex_runlock(gs_rwmutex_t *rw);   /* fatal if not read-locked */
+GS_API void gs_rwmutex_lock(gs_rwmutex_t *rw);
+GS_API void gs_rwmutex_unlock(gs_rwmutex_t *rw);    /* fatal if not write-locked */
+GS_API bool gs_rwmutex_tryrlock(gs_rwmutex_t *rw);
+GS_API bool gs_rwmutex_trylock(gs_rwmutex_t *rw);
+/* 0 or ETIMEDOUT at `deadline`; an available lock is taken even past the deadline. */
+GS_API int gs_rwmutex_rlock_until(gs_rwmutex_t *rw, int64_t deadline);
+GS_API int gs_rwmutex_lock_until(gs_rwmutex_t *rw, int64_t deadline);
+
+GS_END_DECLS
+
+#endif
