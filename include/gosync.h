@@ -5,5 +5,7 @@
 
 #include <gosync/time.h>
 #include <gosync/mutex.h>
+#include <gosync/rwmutex.h>
+#include <gosync/cond.h>
 
 #endif

@@ -78,6 +78,7 @@
 
 #include "gs_arch.h"
 #include "fatal.h"
+#include "mutex_internal.h"
 #include "park.h"
 #include "tsan.h"
 
@@ -89,8 +90,8 @@ enum {
 };
 
 enum {
-	TOKEN_RETRY = 1,   /* normal mode: the lock was released, compete for it */
-	TOKEN_HANDOFF = 2, /* starvation mode: the lock is yours */
+	TOKEN_RETRY = GS_MUTEX_TOKEN_RETRY,     /* normal mode: released, compete for it */
+	TOKEN_HANDOFF = GS_MUTEX_TOKEN_HANDOFF, /* starvation mode: the lock is yours */
 };
 
 #define STARVATION_NS (1 * GS_MSEC)
@@ -198,14 +199,16 @@ static uint32_t spin(struct locker *l, uint32_t s, int *rounds)
 	return s;
 }
 
-static int lock_slow(gs_mutex_t *m, int64_t deadline)
+/* The lock loop. `woken`: the caller was just unparked from m's queue with
+ * TOKEN_RETRY (a requeued cond waiter), so it owns WOKEN and requeues at the head. */
+static int lock_loop(gs_mutex_t *m, int64_t deadline, bool woken)
 {
-	struct locker l = { .m = m };
+	struct locker l = { .m = m, .awoke = woken };
 	struct gs__park_args a = {
 		.key = m, .validate = lock_validate, .timed_out = lock_timed_out, .arg = &l,
-		.clock = CLOCK_MONOTONIC, .deadline = deadline,
+		.at_head = woken, .clock = CLOCK_MONOTONIC, .deadline = deadline,
 	};
-	int64_t wait_start = 0;
+	int64_t wait_start = woken ? gs_now() : 0;
 	int rounds = SPIN_ROUNDS;
 	uint32_t s = load(m);
 
@@ -247,6 +250,30 @@ static int lock_slow(gs_mutex_t *m, int64_t deadline)
 		rounds = SPIN_ROUNDS;
 		s = load(m);
 	}
+}
+
+static int lock_slow(gs_mutex_t *m, int64_t deadline) { return lock_loop(m, deadline, false); }
+
+bool gs__mutex_mark_parked_if_locked(gs_mutex_t *m)
+{
+	uint32_t s = load(m);
+
+	while (s & LOCKED)
+		if (cas(m, &s, s | PARKED, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+void gs__mutex_lock_requeued(gs_mutex_t *m, uint64_t token)
+{
+	gs__tsan_pre_lock(m, 0);
+	if (token != TOKEN_HANDOFF)
+		(void)lock_loop(m, GS_NO_DEADLINE, true);
+	/* on handoff we own it; we waited on m only since the requeue, so we do not
+	 * count as starving: leave starvation mode as a short waiter would */
+	else
+		__atomic_fetch_and(&m->state_, ~(uint32_t)STARVING, __ATOMIC_RELAXED);
+	gs__tsan_post_lock(m, 0, true);
 }
 
 /* Under the bucket lock, having dequeued at most the head waiter. */

@@ -33,6 +33,13 @@
  *            — and return TIMEDOUT. If an unparker already dequeued it, that
  *            unparker owns the outcome: unlock and wait (without deadline) for its
  *            wake = 1, then return UNPARKED with the token it was handed.
+ *   requeue: lock the buckets of two keys (in table order); validate decides; move
+ *            waiters from one key's queue to the tail of the other's (the record's
+ *            key changes under both locks, `requeued` is set) or wake them. A
+ *            requeued waiter whose deadline passes keeps waiting: what it waited
+ *            for has happened, and it now waits for the new key's unparker. Its
+ *            timeout path finds its current bucket by reading the key, locking
+ *            that bucket and re-checking the key (a requeue needs the old lock).
  *
  * Invariants:
  *   - queued, the links and unpark_token are read and written only under the bucket
@@ -77,11 +84,13 @@ enum {
 struct gs__waiter {
 	struct gs__waiter *next, *prev; /* bucket queue links (bucket lock) */
 	struct gs__waiter *wake_next;   /* chain of records an unparker dequeued */
-	const void *key;
+	const void *key;                /* changed only by a requeue, which holds both
+					   buckets' locks; the waiter reads it atomically */
 	uint64_t park_token;
 	uint64_t unpark_token;          /* written under the bucket lock by the unparker */
 	uint32_t wake;                  /* futex word: 0 parked, 1 unparked */
 	bool queued;                    /* bucket lock */
+	bool requeued;                  /* bucket lock: moved to another key, no deadline */
 };
 
 struct token_slot {
@@ -197,6 +206,20 @@ static void wake_waiter(struct gs__waiter *w)
 	gs__futex_wake(word, 1);
 }
 
+/* Locks the bucket the waiter is queued in now: a requeue may move it, but only while
+ * holding the old bucket's lock, so a key read and confirmed under that lock holds. */
+static struct bucket *lock_bucket_of(struct gs__waiter *w)
+{
+	for (;;) {
+		const void *key = __atomic_load_n(&w->key, __ATOMIC_RELAXED);
+		struct bucket *b = bucket_for(key);
+		bucket_lock(b);
+		if (__atomic_load_n(&w->key, __ATOMIC_RELAXED) == key)
+			return b;
+		bucket_unlock(b);
+	}
+}
+
 enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_token)
 {
 	struct bucket *b = bucket_for(a->key);
@@ -218,8 +241,8 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 	while (__atomic_load_n(&w.wake, __ATOMIC_ACQUIRE) == 0) {
 		if (gs__futex_wait(&w.wake, 0, a->clock, deadline) != ETIMEDOUT)
 			continue;
-		bucket_lock(b);
-		if (w.queued) {
+		b = lock_bucket_of(&w);
+		if (w.queued && !w.requeued) {
 			dequeue(b, &w);
 			if (a->timed_out)
 				a->timed_out(a->arg, has_waiter(b, a->key));
@@ -228,11 +251,21 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 		}
 		bucket_unlock(b);
 		/* Dequeued before our deadline check: the unparker decided our fate and
-		 * is about to store wake; wait for it, however late. */
+		 * is about to store wake; wait for it, however late. Requeued: the event
+		 * we waited for happened, we now wait for another queue's wake. */
 		deadline = INT64_MAX;
 	}
 	*unpark_token = w.unpark_token;
 	return GS_PARK_UNPARKED;
+}
+
+static void wake_all(struct gs__waiter *woken)
+{
+	while (woken) {
+		struct gs__waiter *w = woken;
+		woken = w->wake_next; /* read before the wake: w may vanish after it */
+		wake_waiter(w);
+	}
 }
 
 /* The one unpark loop: walk key's waiters in queue order, dequeue at most `max` that
@@ -243,7 +276,7 @@ static unsigned unpark(const void *key, unsigned max,
 {
 	struct bucket *b = bucket_for(key);
 	struct gs__waiter *woken = NULL, **tail = &woken;
-	struct gs__unpark_result r = { 0, false };
+	struct gs__unpark_result r = { .unparked = 0 };
 
 	bucket_lock(b);
 	for (struct gs__waiter *w = b->head, *next; w; w = next) {
@@ -268,12 +301,7 @@ static unsigned unpark(const void *key, unsigned max,
 	for (struct gs__waiter *w = woken; w; w = w->wake_next)
 		w->unpark_token = token;
 	bucket_unlock(b);
-
-	while (woken) {
-		struct gs__waiter *w = woken;
-		woken = w->wake_next; /* read before the wake: w may vanish after it */
-		wake_waiter(w);
-	}
+	wake_all(woken);
 	return r.unparked;
 }
 
@@ -292,6 +320,73 @@ unsigned gs__unpark_filter(const void *key,
 			   gs__unpark_cb cb, void *arg)
 {
 	return unpark(key, ~0u, filter, cb, arg);
+}
+
+/* Two buckets locked in table order (one, if both keys hash to the same bucket). */
+static void lock_pair(struct bucket *a, struct bucket *b)
+{
+	if (a == b) {
+		bucket_lock(a);
+	} else if (a < b) {
+		bucket_lock(a);
+		bucket_lock(b);
+	} else {
+		bucket_lock(b);
+		bucket_lock(a);
+	}
+}
+
+static void unlock_pair(struct bucket *a, struct bucket *b)
+{
+	bucket_unlock(a);
+	if (a != b)
+		bucket_unlock(b);
+}
+
+unsigned gs__unpark_requeue(const void *from, const void *to,
+			    enum gs__requeue_op (*validate)(void *arg),
+			    gs__unpark_cb cb, void *arg)
+{
+	struct bucket *bf = bucket_for(from), *bt = bucket_for(to);
+	struct gs__waiter *woken = NULL, **tail = &woken;
+	struct gs__unpark_result r = { .unparked = 0 };
+
+	lock_pair(bf, bt);
+	enum gs__requeue_op op = validate(arg);
+	if (op == GS_REQUEUE_ABORT) {
+		unlock_pair(bf, bt);
+		return 0;
+	}
+	bool wake = op == GS_REQUEUE_UNPARK_ONE || op == GS_REQUEUE_UNPARK_ALL;
+	unsigned max = op == GS_REQUEUE_UNPARK_ONE || op == GS_REQUEUE_ONE ? 1 : ~0u;
+
+	for (struct gs__waiter *w = bf->head, *next; w; w = next) {
+		next = w->next;
+		if (w->key != from)
+			continue; /* includes the ones just moved here, when bf == bt */
+		if (r.unparked + r.requeued == max) {
+			r.have_more = true;
+			break;
+		}
+		dequeue(bf, w);
+		if (wake) {
+			w->wake_next = NULL;
+			*tail = w;
+			tail = &w->wake_next;
+			r.unparked++;
+		} else {
+			__atomic_store_n(&w->key, to, __ATOMIC_RELAXED);
+			w->requeued = true;
+			enqueue(bt, w, false);
+			r.requeued++;
+		}
+	}
+	uint64_t token = cb ? cb(arg, r) : 0;
+	for (struct gs__waiter *w = woken; w; w = w->wake_next)
+		w->unpark_token = token;
+	unlock_pair(bf, bt);
+	wake_all(woken);
+	return r.unparked + r.requeued;
 }
 
 bool gs__park_has_waiter(const void *key, uint64_t park_token)

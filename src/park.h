@@ -45,7 +45,8 @@ GS_HIDDEN enum gs__park_status gs__park(const struct gs__park_args *a,
 
 /* What an unparker's callback learns. */
 struct gs__unpark_result {
-	unsigned unparked; /* waiters dequeued by this call */
+	unsigned unparked; /* waiters dequeued and woken by this call */
+	unsigned requeued; /* waiters moved to another key (gs__unpark_requeue) */
 	bool have_more;    /* waiters for the key remain queued */
 };
 
@@ -68,6 +69,25 @@ GS_HIDDEN unsigned gs__unpark_all(const void *key, gs__unpark_cb cb, void *arg);
 GS_HIDDEN unsigned gs__unpark_filter(const void *key,
 				     enum gs__filter_op (*filter)(void *arg, uint64_t park_token),
 				     gs__unpark_cb cb, void *arg);
+
+/* What a requeue does, decided by its validate under both buckets' locks. */
+enum gs__requeue_op {
+	GS_REQUEUE_ABORT,      /* nothing */
+	GS_REQUEUE_UNPARK_ONE, /* wake the first waiter of `from` */
+	GS_REQUEUE_UNPARK_ALL, /* wake every waiter of `from` */
+	GS_REQUEUE_ONE,        /* move the first waiter of `from` to the tail of `to` */
+	GS_REQUEUE_ALL,        /* move every waiter of `from` to the tail of `to` */
+};
+
+/* Wakes or moves waiters of `from` (cond -> its mutex: nsync's and parking_lot's
+ * cure for the thundering herd). validate runs first and cb last, both with the
+ * locks of both keys' buckets held; cb's token goes to the woken waiters only — a
+ * moved waiter gets its token from whoever later unparks it from `to`. A moved waiter
+ * no longer times out: the event it waited for has happened. `from` != `to`.
+ * Returns the number woken or moved. */
+GS_HIDDEN unsigned gs__unpark_requeue(const void *from, const void *to,
+				      enum gs__requeue_op (*validate)(void *arg),
+				      gs__unpark_cb cb, void *arg);
 
 /* Whether a waiter of key with this park_token is queued. Only inside a callback of
  * key (the bucket lock is held). */

@@ -1,0 +1,40 @@
+/* gosync — condition variable with Go's sync.Cond semantics, for gs_mutex_t.
+ *
+ * A zeroed gs_cond_t (or GS_COND_INIT) is ready. wait atomically releases the mutex
+ * and sleeps; it re-acquires the mutex before returning, always — also on timeout.
+ * signal wakes the longest-waiting waiter, broadcast every thread waiting at that
+ * moment; a signal with nobody waiting is lost (a condition variable has no memory:
+ * wait in a loop on your predicate). There are no spurious wakeups, and a waiter that
+ * gave up at its deadline never swallows a signal meant for another. All threads
+ * waiting on a cond at the same time must use the same mutex. signal and broadcast
+ * may be called with or without the mutex held; with it held, woken waiters are
+ * moved onto the mutex's queue instead of being woken only to block on it. */
+#ifndef GOSYNC_COND_H
+#define GOSYNC_COND_H
+
+#include <gosync/common.h>
+#include <gosync/mutex.h>
+#include <gosync/time.h>
+
+GS_BEGIN_DECLS
+
+typedef struct gs_cond {
+	uint32_t waiters_;  /* private: see src/cond.c */
+	uint32_t pad_;
+	uint64_t mutex_;
+} gs_cond_t;
+
+#define GS_COND_INIT { 0, 0, 0 }
+
+GS_STATIC_ASSERT(sizeof(gs_cond_t) <= 16, "gs_cond_t fits its pinned size");
+
+GS_API void gs_cond_wait(gs_cond_t *c, gs_mutex_t *m);
+/* 0 if woken by signal/broadcast (also when that happens at the deadline), else
+ * ETIMEDOUT; m is held again on return either way, even with a past deadline. */
+GS_API int gs_cond_wait_until(gs_cond_t *c, gs_mutex_t *m, int64_t deadline);
+GS_API void gs_cond_signal(gs_cond_t *c);
+GS_API void gs_cond_broadcast(gs_cond_t *c);
+
+GS_END_DECLS
+
+#endif
