@@ -18,6 +18,10 @@
  *             spinner that saw waiters — so unlock need not wake another
  *   STARVING  starvation mode: unlock hands off, newcomers queue
  *   PARKED    waiters are queued in park under this mutex's address
+ *   WOKEN_EPOCH  two bits beside WOKEN: the fork epoch it was set in. A forked child
+ *             inherits words whose WOKEN belongs to a parent thread that does not
+ *             exist there; with an old epoch it counts as clear (has_woken), so the
+ *             child's unlocks still wake its waiters. Below, "W" means has_woken.
  *
  * Legal states (L W S P):
  *   0                free, nobody waiting
@@ -36,7 +40,10 @@
  *   LOCKED    set by a locker's CAS; cleared by unlock — except on handoff, where it
  *             stays set and ownership travels with park's wake
  *   WOKEN     set by unlock_cb when it wakes a waiter, or by a spinner; cleared by
- *             the thread that owns it, in its next CAS (lock taken, or requeue)
+ *             the thread that owns it, in its next CAS (lock taken, requeue, or —
+ *             past its deadline, only while LOCKED is set — giving up). If a
+ *             spinner set it after unlock_slow looked, unlock_cb wakes the waiter
+ *             with TOKEN_RETRY_UNOWNED: it competes but does not own WOKEN.
  *   PARKED    set by lock_validate, cleared by unlock_cb / lock_timed_out when no
  *             waiter remains — all under the bucket lock, so PARKED == "queue
  *             non-empty" whenever the bucket lock is free
@@ -70,9 +77,16 @@
  * Timeouts (rule 2). A waiter whose deadline passes while queued removes itself in
  * lock_timed_out, under the bucket lock, clearing PARKED and STARVING if it was the
  * last. One that an unlocker dequeued first takes what it was handed: the lock itself
- * on handoff (returns 0 even past the deadline), or in normal mode one more try.
+ * on handoff (returns 0 even past the deadline), or in normal mode one more try. A
+ * caller already past its deadline tries the lock and returns, without spinning or
+ * queueing (a queued waiter at the head could take the one wake an unlock sends).
+ *
+ * Misuse detection is best effort, as in Go: an unlock of a free mutex is fatal, but
+ * a second unlock after a handoff (or after another thread locked it) looks like a
+ * legal cross-thread unlock and cannot be told apart.
  */
 #include <errno.h>
+#include <pthread.h>
 
 #include <gosync/mutex.h>
 
@@ -83,15 +97,19 @@
 #include "tsan.h"
 
 enum {
-	LOCKED   = 1u << 0,
-	WOKEN    = 1u << 1,
-	STARVING = 1u << 2,
-	PARKED   = 1u << 3,
+	LOCKED      = 1u << 0,
+	WOKEN       = 1u << 1,
+	STARVING    = 1u << 2,
+	PARKED      = 1u << 3,
+	WOKEN_EPOCH = 3u << 4, /* the fork epoch WOKEN was set in (low two bits) */
 };
+#define WOKEN_EPOCH_SHIFT 4
 
 enum {
-	TOKEN_RETRY = GS_MUTEX_TOKEN_RETRY,     /* normal mode: released, compete for it */
-	TOKEN_HANDOFF = GS_MUTEX_TOKEN_HANDOFF, /* starvation mode: the lock is yours */
+	TOKEN_RETRY = GS_MUTEX_TOKEN_RETRY,       /* released; compete, WOKEN is yours */
+	TOKEN_HANDOFF = GS_MUTEX_TOKEN_HANDOFF,   /* starvation mode: the lock is yours */
+	TOKEN_RETRY_UNOWNED = GS_MUTEX_TOKEN_RETRY_UNOWNED, /* released; compete, but
+						     a spinner already owns WOKEN */
 };
 
 #define STARVATION_NS (1 * GS_MSEC)
@@ -103,6 +121,14 @@ static struct {
 	int n;
 } __attribute__((aligned(GS_CACHE_LINE))) spinners;
 
+/* A forked child starts with no spinners (the parent's ones do not exist there). */
+static void reset_spinners(void) { spinners.n = 0; }
+
+__attribute__((constructor(101))) static void mutex_init(void)
+{
+	pthread_atfork(NULL, NULL, reset_spinners);
+}
+
 static inline bool cas(gs_mutex_t *m, uint32_t *old, uint32_t new, int order)
 {
 	return __atomic_compare_exchange_n(&m->state_, old, new, false, order, __ATOMIC_RELAXED);
@@ -112,6 +138,18 @@ static inline uint32_t load(const gs_mutex_t *m)
 {
 	return __atomic_load_n(&m->state_, __ATOMIC_RELAXED);
 }
+
+/* WOKEN as set by a thread of this process. A WOKEN left in the word by a thread of
+ * the parent at fork has an old epoch and counts as clear: its owner does not exist
+ * here to take the lock or requeue, so the unlock it would suppress must happen. */
+static inline uint32_t woken_mark(void)
+{
+	return WOKEN | ((gs__fork_epoch() << WOKEN_EPOCH_SHIFT) & WOKEN_EPOCH);
+}
+
+static inline bool has_woken(uint32_t s) { return (s & (WOKEN | WOKEN_EPOCH)) == woken_mark(); }
+
+static inline uint32_t without_woken(uint32_t s) { return s & ~(uint32_t)(WOKEN | WOKEN_EPOCH); }
 
 /* The 1-CAS fast paths. acquire: pairs with the release that cleared LOCKED. */
 static inline bool lock_fast(gs_mutex_t *m)
@@ -146,7 +184,7 @@ static bool lock_validate(void *arg)
 			return false;
 		uint32_t n = s | PARKED;
 		if (l->awoke)
-			n &= ~WOKEN;
+			n = without_woken(n);
 		if (l->starving)
 			n |= STARVING;
 		if (cas(l->m, &s, n, __ATOMIC_RELAXED)) {
@@ -187,8 +225,8 @@ static uint32_t spin(struct locker *l, uint32_t s, int *rounds)
 		return s;
 	}
 	while (*rounds > 0 && (s & (LOCKED | STARVING)) == LOCKED) {
-		if (!l->awoke && (s & (WOKEN | PARKED)) == PARKED &&
-		    cas(l->m, &s, s | WOKEN, __ATOMIC_RELAXED))
+		if (!l->awoke && (s & PARKED) && !has_woken(s) &&
+		    cas(l->m, &s, without_woken(s) | woken_mark(), __ATOMIC_RELAXED))
 			l->awoke = true;
 		for (int i = 0; i < SPIN_PAUSES; i++)
 			gs_cpu_relax();
@@ -199,25 +237,35 @@ static uint32_t spin(struct locker *l, uint32_t s, int *rounds)
 	return s;
 }
 
-/* The lock loop. `woken`: the caller was just unparked from m's queue with
- * TOKEN_RETRY (a requeued cond waiter), so it owns WOKEN and requeues at the head. */
-static int lock_loop(gs_mutex_t *m, int64_t deadline, bool woken)
+/* The lock loop. `woken_token`: 0, or the token with which the caller was just
+ * unparked from m's queue (a requeued cond waiter): it requeues at the head, and owns
+ * WOKEN if the token says so. */
+static int lock_loop(gs_mutex_t *m, int64_t deadline, uint64_t woken_token)
 {
-	struct locker l = { .m = m, .awoke = woken };
+	struct locker l = { .m = m, .awoke = woken_token == TOKEN_RETRY };
 	struct gs__park_args a = {
 		.key = m, .validate = lock_validate, .timed_out = lock_timed_out, .arg = &l,
-		.at_head = woken, .clock = CLOCK_MONOTONIC, .deadline = deadline,
+		.at_head = woken_token != 0, .clock = CLOCK_MONOTONIC, .deadline = deadline,
 	};
-	int64_t wait_start = woken ? gs_now() : 0;
+	int64_t wait_start = woken_token ? gs_now() : 0;
 	int rounds = SPIN_ROUNDS;
 	uint32_t s = load(m);
 
 	for (;;) {
 		if (!(s & LOCKED)) {
 			/* Free, hence normal mode (STARVING implies LOCKED): take it. */
-			uint32_t n = (s | LOCKED) & (l.awoke ? ~(uint32_t)WOKEN : ~0u);
+			uint32_t n = l.awoke ? without_woken(s | LOCKED) : s | LOCKED;
 			if (cas(m, &s, n, __ATOMIC_ACQUIRE))
 				return 0; /* acquire: pairs with the release that freed it */
+			continue;
+		}
+		if (deadline != GS_NO_DEADLINE && gs_now() >= deadline) {
+			/* Held, and out of time: no spin, no queueing (which could take a
+			 * wake meant for a real waiter). Give WOKEN back while LOCKED is
+			 * set — its holder's unlock will wake a waiter — or, if the lock
+			 * was freed meanwhile, loop and take it. */
+			if (!l.awoke || cas(m, &s, without_woken(s), __ATOMIC_RELAXED))
+				return ETIMEDOUT;
 			continue;
 		}
 		if (!(s & STARVING) && rounds > 0) {
@@ -245,14 +293,14 @@ static int lock_loop(gs_mutex_t *m, int64_t deadline, bool woken)
 				__atomic_fetch_and(&m->state_, ~(uint32_t)STARVING, __ATOMIC_RELAXED);
 			return 0;
 		}
-		l.awoke = true;       /* unlock_cb set WOKEN for us */
+		l.awoke = token == TOKEN_RETRY; /* unlock_cb set WOKEN for us */
 		a.at_head = true;     /* if we lose, requeue first in line */
 		rounds = SPIN_ROUNDS;
 		s = load(m);
 	}
 }
 
-static int lock_slow(gs_mutex_t *m, int64_t deadline) { return lock_loop(m, deadline, false); }
+static int lock_slow(gs_mutex_t *m, int64_t deadline) { return lock_loop(m, deadline, 0); }
 
 bool gs__mutex_mark_parked_if_locked(gs_mutex_t *m)
 {
@@ -268,7 +316,7 @@ void gs__mutex_lock_requeued(gs_mutex_t *m, uint64_t token)
 {
 	gs__tsan_pre_lock(m, 0);
 	if (token != TOKEN_HANDOFF)
-		(void)lock_loop(m, GS_NO_DEADLINE, true);
+		(void)lock_loop(m, GS_NO_DEADLINE, token);
 	/* on handoff we own it; we waited on m only since the requeue, so we do not
 	 * count as starving: leave starvation mode as a short waiter would */
 	else
@@ -290,14 +338,16 @@ static uint64_t unlock_cb(void *arg, struct gs__unpark_result r)
 	}
 	for (;;) {
 		uint32_t n = s & ~(uint32_t)LOCKED;
+		/* a spinner may have set WOKEN since unlock_slow looked: then it owns it */
+		uint64_t token = has_woken(s) ? TOKEN_RETRY_UNOWNED : TOKEN_RETRY;
 		if (r.unparked)
-			n |= WOKEN;
+			n = without_woken(n) | woken_mark();
 		if (!r.have_more)
 			n &= ~(PARKED | STARVING);
 		/* release: pairs with the acquire CAS of the next locker. This is the
 		 * last access to the mutex (rule 1). */
 		if (cas(m, &s, n, __ATOMIC_RELEASE))
-			return TOKEN_RETRY;
+			return token;
 	}
 }
 
@@ -306,7 +356,7 @@ static void unlock_slow(gs_mutex_t *m, uint32_t s)
 	for (;;) {
 		if (!(s & LOCKED))
 			gs__fatal("sync: unlock of unlocked mutex");
-		if ((s & STARVING) || (s & (PARKED | WOKEN)) == PARKED)
+		if ((s & STARVING) || ((s & PARKED) && !has_woken(s)))
 			break; /* someone must be handed the lock or woken */
 		/* Nobody queued, or someone already awake: just release (the last
 		 * access, rule 1). Pairs with the acquire CAS of the next locker. */

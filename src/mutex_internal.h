@@ -10,6 +10,7 @@
 enum {
 	GS_MUTEX_TOKEN_RETRY = 1,   /* normal mode: the lock was released, compete */
 	GS_MUTEX_TOKEN_HANDOFF = 2, /* starvation mode: the lock is yours */
+	GS_MUTEX_TOKEN_RETRY_UNOWNED = 3, /* compete, but another thread owns WOKEN */
 };
 
 /* Only under the bucket lock of m (inside a park callback or requeue validate):

@@ -57,9 +57,15 @@
  * Memory order: bucket lock acquire (CAS/xchg) pairs with bucket unlock release
  * (xchg); wake's release store in wake_waiter pairs with the acquire load in gs__park.
  *
- * fork: a pthread_atfork handler takes every bucket lock before fork (so no bucket is
- * copied mid-update) and the child re-initialises the whole table: the threads whose
- * records were queued do not exist there.
+ * fork: the child re-initialises the whole table from a pthread_atfork child handler
+ * (the threads whose records were queued do not exist there) and advances
+ * gs__fork_epoch, which primitives use to recognise marks left in their state words
+ * by threads of the parent (gs_mutex's WOKEN). There is deliberately no prepare
+ * handler that takes every bucket lock: the child discards the table anyway, and a
+ * program's own prepare handler that runs after it and locks a contended gosync
+ * lock would deadlock on a bucket lock its own thread holds. The child handler is
+ * registered by a high-priority constructor, ahead of the program's handlers, so a
+ * program's child handler may already use gosync locks.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -430,25 +436,22 @@ bool gs__park_token_put(const void *key)
 	return true;
 }
 
-static void fork_prepare(void)
-{
-	for (unsigned i = 0; i < GS_PARK_BUCKETS; i++)
-		bucket_lock(&table[i]);
-}
+static uint32_t fork_epoch;
 
-static void fork_parent(void)
+uint32_t gs__fork_epoch(void)
 {
-	for (unsigned i = GS_PARK_BUCKETS; i-- > 0;)
-		bucket_unlock(&table[i]);
+	/* written only in a single-threaded child; relaxed is enough */
+	return __atomic_load_n(&fork_epoch, __ATOMIC_RELAXED);
 }
 
 static void fork_child(void)
 {
 	/* Only the forking thread exists here, and it was not parked. */
 	memset(table, 0, sizeof table);
+	__atomic_store_n(&fork_epoch, fork_epoch + 1, __ATOMIC_RELAXED);
 }
 
-__attribute__((constructor)) static void park_init(void)
+__attribute__((constructor(101))) static void park_init(void)
 {
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	pthread_atfork(NULL, NULL, fork_child);
 }

@@ -98,6 +98,10 @@ GS_HIDDEN bool gs__park_has_waiter(const void *key, uint64_t park_token);
 GS_HIDDEN bool gs__park_token_take(const void *key);
 GS_HIDDEN bool gs__park_token_put(const void *key);
 
+/* Advanced in every forked child: a primitive can tell marks made by threads of the
+ * parent (which do not exist in the child) from its own. */
+GS_HIDDEN uint32_t gs__fork_epoch(void);
+
 /* For tests: the bucket index of key and the number of token slots per bucket. */
 GS_HIDDEN unsigned gs__park_bucket_of(const void *key);
 #define GS_PARK_TOKEN_SLOTS 4
