@@ -34,7 +34,8 @@
  *   runlock: CAS readers-1 — unless we are the last reader and a writer is queued:
  *            then the decrement happens in an unpark callback that hands the lock to
  *            the first queued writer (WRITER set in the same CAS that drops the last
- *            reader), so no newcomer can slip in between.
+ *            reader), so no newcomer can slip in between. (If the writer has left
+ *            meanwhile, the queued readers are admitted instead.)
  *   lock:    fast CAS 0 -> WRITER. Else park as a WRITER with validate "still held?
  *            then set WRITER_PARKED". Woken GRANTED: the lock was handed to us.
  *   unlock:  CAS WRITER off if nobody is queued. Else, under the bucket lock: if
@@ -144,6 +145,7 @@ struct grant {
 	uint32_t drop;        /* the caller's hold, dropped in the same CAS: WRITER,
 				 ONE_READER or 0 */
 	bool decided;
+	bool writers_queued;  /* at decision time */
 	bool readers_phase;   /* grant readers (else one writer) */
 	bool more_writers;    /* writer phase: another writer stays queued */
 	uint32_t granted;
@@ -158,8 +160,11 @@ static enum gs__filter_op grant_filter(void *arg, uint64_t kind)
 	if (!g->decided) {
 		uint32_t s = load(g->rw);
 		g->decided = true;
-		g->readers_phase = g->pass != PASS_RUNLOCK && (s & READERS_PARKED);
-		if (g->pass == PASS_TIMEOUT && (s & (WRITER | WRITER_PARKED)))
+		g->writers_queued = gs__park_has_waiter(g->rw, KIND_WRITER);
+		/* readers first on unlock; otherwise only when no writer waits */
+		g->readers_phase = (s & READERS_PARKED) &&
+				   (g->pass == PASS_UNLOCK || !g->writers_queued);
+		if (g->pass == PASS_TIMEOUT && ((s & WRITER) || g->writers_queued))
 			return GS_FILTER_STOP; /* a writer came: readers keep waiting */
 	}
 	if (g->readers_phase) {
@@ -195,6 +200,8 @@ static uint64_t grant_cb(void *arg, struct gs__unpark_result r)
 
 		if (g->readers_phase) {
 			n &= ~(uint32_t)READERS_PARKED; /* every queued reader was taken */
+			if (!g->writers_queued)
+				n &= ~(uint32_t)WRITER_PARKED; /* a stale mark (fork) */
 			if (n & WRITER)
 				token = RETRY;
 			else
