@@ -69,9 +69,13 @@
  * Spinning (DESIGN.md §3 rule 3). Only in normal mode while the mutex is held, only
  * when more than one CPU is usable (sched_getaffinity), only while fewer than
  * usable-1 threads of the process are spinning (on any mutex: the budget is CPUs),
- * and at most SPIN_ROUNDS rounds of SPIN_PAUSES pauses (Go's 4 × 30). A spinner
- * that sees waiters queued sets WOKEN, so the unlock it hopes to catch does not also
- * wake a sleeper. Past that budget the owner is evidently not about to release, and
+ * and for at most SPIN_NS per wait (reset when a waiter is woken). Go spins 4 × 30
+ * PAUSEs; a PAUSE costs ~130 ns on the KVM guests we measure on (pause-loop exiting)
+ * against ~10 ns on bare metal, which turned Go's budget into 16 µs of burnt CPU,
+ * longer than a park/unpark round trip — so the budget is time, read from the vDSO
+ * clock between relaxes. A spinner that sees waiters queued sets WOKEN, so the
+ * unlock it hopes to catch does not also wake a sleeper. Past the budget the owner
+ * is evidently not about to release (a long critical section, or preempted), and
  * we park.
  *
  * Timeouts (rule 2). A waiter whose deadline passes while queued removes itself in
@@ -113,8 +117,7 @@ enum {
 };
 
 #define STARVATION_NS (1 * GS_MSEC)
-#define SPIN_ROUNDS 4
-#define SPIN_PAUSES 30
+#define SPIN_NS (1 * GS_USEC) /* per wait; see "Spinning" above */
 
 /* Threads of this process spinning on any gs_mutex (rule 3's cap). */
 static struct {
@@ -215,23 +218,28 @@ static bool spin_register(void)
 	return false;
 }
 
-/* Spins while the mutex is held in normal mode, for at most *rounds rounds (the
- * budget of this wait, shared by every spin before the next park). Returns the last
- * state seen. */
-static uint32_t spin(struct locker *l, uint32_t s, int *rounds)
+/* Spins while the mutex is held in normal mode, until the spin budget of this wait
+ * (*spin_end, set at its first spin; shared by every spin before the next park)
+ * runs out. The budget is time, not a count of pauses: what a pause costs varies
+ * by two orders of magnitude between cores and hypervisors. Returns the last state
+ * seen. */
+static uint32_t spin(struct locker *l, uint32_t s, int64_t *spin_end)
 {
-	if (*rounds == 0 || !spin_register()) {
-		*rounds = 0;
+	int64_t now = gs_now();
+
+	if (*spin_end == 0)
+		*spin_end = now + SPIN_NS;
+	if (now >= *spin_end || !spin_register()) {
+		*spin_end = now; /* spent: park */
 		return s;
 	}
-	while (*rounds > 0 && (s & (LOCKED | STARVING)) == LOCKED) {
+	while ((s & (LOCKED | STARVING)) == LOCKED && now < *spin_end) {
 		if (!l->awoke && (s & PARKED) && !has_woken(s) &&
 		    cas(l->m, &s, without_woken(s) | woken_mark(), __ATOMIC_RELAXED))
 			l->awoke = true;
-		for (int i = 0; i < SPIN_PAUSES; i++)
-			gs_cpu_relax();
-		--*rounds;
+		gs_cpu_relax();
 		s = load(l->m);
+		now = gs_now();
 	}
 	__atomic_fetch_sub(&spinners.n, 1, __ATOMIC_RELAXED);
 	return s;
@@ -248,7 +256,7 @@ static int lock_loop(gs_mutex_t *m, int64_t deadline, uint64_t woken_token)
 		.at_head = woken_token != 0, .clock = CLOCK_MONOTONIC, .deadline = deadline,
 	};
 	int64_t wait_start = woken_token ? gs_now() : 0;
-	int rounds = SPIN_ROUNDS;
+	int64_t spin_end = 0;
 	uint32_t s = load(m);
 
 	for (;;) {
@@ -268,8 +276,8 @@ static int lock_loop(gs_mutex_t *m, int64_t deadline, uint64_t woken_token)
 				return ETIMEDOUT;
 			continue;
 		}
-		if (!(s & STARVING) && rounds > 0) {
-			s = spin(&l, s, &rounds);
+		if (!(s & STARVING) && (spin_end == 0 || spin_end > gs_now())) {
+			s = spin(&l, s, &spin_end);
 			continue;
 		}
 		if (wait_start == 0)
@@ -295,7 +303,7 @@ static int lock_loop(gs_mutex_t *m, int64_t deadline, uint64_t woken_token)
 		}
 		l.awoke = token == TOKEN_RETRY; /* unlock_cb set WOKEN for us */
 		a.at_head = true;     /* if we lose, requeue first in line */
-		rounds = SPIN_ROUNDS;
+		spin_end = 0;
 		s = load(m);
 	}
 }
