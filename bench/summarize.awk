@@ -1,0 +1,204 @@
+# summarize.awk — turns bench/results/mutex.csv into Markdown tables.
+#
+# Input rows: round,impl,workload,threads,metric,value (header line skipped).
+# Round 0 rows are one-off measurements (calibration, callgrind); rounds 1..R are
+# the timed rounds. For every (workload, threads, metric, impl) it reports min,
+# median and max over rounds; "x glibc" is the median over rounds of
+# value / glibc's value in the same round (so a noisy round moves both).
+# Then the goals of bench/README.md are checked against the medians.
+
+BEGIN {
+	FS = ","
+	nimpl = split("gosync glibc adaptive nsync mutex3 floor", IMPLS, " ")
+	nthr = split("1 2 4 8 16 64", THREADS, " ")
+}
+
+NR == 1 && $1 == "round" { next }
+
+{
+	r = $1; impl = $2; wl = $3; thr = $4; met = $5; v = $6 + 0
+	if (r == 0) { once[wl, thr, met, impl] = v; next }
+	k = wl SUBSEP thr SUBSEP met SUBSEP impl
+	if (!(k in n)) n[k] = 0
+	vals[k, ++n[k]] = v
+	round_of[k, n[k]] = r
+	byround[wl, thr, met, impl, r] = v
+	if (!((wl, thr, met) in seenm)) { seenm[wl, thr, met] = 1; order[++norder] = wl SUBSEP thr SUBSEP met }
+	if (r > maxround) maxround = r
+}
+
+# Median of a[1..m] (sorted in place).
+function median(a, m,    i, j, t) {
+	for (i = 2; i <= m; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	if (m == 0) return ""
+	return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+}
+
+# stat(wl, thr, met, impl, which): "min" "med" "max" or "ratio" ("" if no data).
+function stat(wl, thr, met, impl, which,    k, i, m, a, b, lo, hi) {
+	k = wl SUBSEP thr SUBSEP met SUBSEP impl
+	if (!(k in n)) return ""
+	m = 0; lo = ""; hi = ""
+	delete a
+	for (i = 1; i <= n[k]; i++) {
+		if (which == "ratio") {
+			if (!((wl, thr, met, "glibc", round_of[k, i]) in byround)) continue
+			b = byround[wl, thr, met, "glibc", round_of[k, i]]
+			if (b == 0) continue
+			a[++m] = vals[k, i] / b
+		} else {
+			a[++m] = vals[k, i]
+			if (lo == "" || vals[k, i] < lo) lo = vals[k, i]
+			if (hi == "" || vals[k, i] > hi) hi = vals[k, i]
+		}
+	}
+	if (which == "min") return lo
+	if (which == "max") return hi
+	return median(a, m)
+}
+
+function fmt(v) {
+	if (v == "") return "-"
+	if (v >= 1000) return sprintf("%.0f", v)
+	if (v >= 100) return sprintf("%.1f", v)
+	if (v >= 10) return sprintf("%.2f", v)
+	return sprintf("%.3g", v)
+}
+
+function ratio(v) { return v == "" ? "-" : sprintf("%.2fx", v) }
+
+# "median (min..max)", values scaled by s.
+function cell(wl, thr, met, impl, s,    md) {
+	md = stat(wl, thr, met, impl, "med")
+	if (md == "") return "-"
+	return fmt(md * s) " (" fmt(stat(wl, thr, met, impl, "min") * s) ".." fmt(stat(wl, thr, met, impl, "max") * s) ")"
+}
+
+function has(wl, thr, met, impl) { return (wl SUBSEP thr SUBSEP met SUBSEP impl) in n }
+
+# A miss whose min..max ranges overlap the target is flagged as within the noise.
+function verdict(met, overlap) { return met ? "MET" : (overlap ? "MISSED (ranges overlap: within round-to-round noise)" : "MISSED") }
+
+function label(impl) { return impl == "floor" ? "floor (not a lock)" : impl }
+
+END {
+	print "Cells are median (min..max) over " maxround " rounds; \"x glibc\" is the median of"
+	print "per-round ratios to glibc's default mutex in the same round."
+	print ""
+
+	print "### (a) Uncontended lock+unlock pair, 1 thread"
+	print ""
+	print "\"mt process\": the same loop after a second thread was started and joined (glibc"
+	print "skips its atomics' lock prefix in a process that never had a second thread)."
+	print ""
+	printf "| %-18s | %-26s | %-8s | %-26s | %-8s | %-10s |\n", "impl", "ns per pair", "x glibc", "ns per pair, mt process", "x glibc", "instr/pair"
+	print "|--------------------|----------------------------|----------|----------------------------|----------|------------|"
+	for (i = 1; i <= nimpl; i++) {
+		im = IMPLS[i]
+		if (!has("uncontended", 1, "ns_per_pair", im)) continue
+		ins = ((("callgrind", 1, "instr_per_pair", im) in once) ? fmt(once["callgrind", 1, "instr_per_pair", im]) : "-")
+		printf "| %-18s | %-26s | %-8s | %-26s | %-8s | %-10s |\n", label(im), cell("uncontended", 1, "ns_per_pair", im, 1),
+			ratio(stat("uncontended", 1, "ns_per_pair", im, "ratio")), cell("uncontended_mt", 1, "ns_per_pair", im, 1),
+			ratio(stat("uncontended_mt", 1, "ns_per_pair", im, "ratio")), ins
+	}
+	print ""
+
+	pw = (("privwork", 1, "ns", "glibc") in once) ? sprintf(" (private work measured at %.0f ns)", once["privwork", 1, "ns", "glibc"]) : ""
+	print "### (b) Contended throughput: short critical section + ~100 ns private work" pw
+	print ""
+	print "fair = min/max ops per thread (1 = even). Acquire latency from a sample of every 16th lock. csw/kop: context switches (voluntary + involuntary) per 1000 lock+unlock pairs."
+	print ""
+	printf "| %-3s | %-18s | %-26s | %-8s | %-22s | %-8s | %-26s | %-26s | %-7s |\n", "thr", "impl", "Mops/s", "x glibc", "fair (min/max ops)", "p50 ns", "p99 ns", "max us", "csw/kop"
+	print "|-----|--------------------|----------------------------|----------|------------------------|----------|----------------------------|----------------------------|---------|"
+	for (t = 1; t <= nthr; t++) {
+		T = THREADS[t]
+		for (i = 1; i <= nimpl; i++) {
+			im = IMPLS[i]
+			if (!has("contended", T, "mops", im)) continue
+			printf "| %-3s | %-18s | %-26s | %-8s | %-22s | %-8s | %-26s | %-26s | %-7s |\n", T, label(im),
+				cell("contended", T, "mops", im, 1), ratio(stat("contended", T, "mops", im, "ratio")),
+				cell("contended", T, "fairness", im, 1), fmt(stat("contended", T, "lat_p50_ns", im, "med")),
+				cell("contended", T, "lat_p99_ns", im, 1), cell("contended", T, "lat_max_ns", im, 0.001), fmt(stat("contended", T, "csw_per_kop", im, "med"))
+		}
+	}
+	print ""
+
+	print "### (c) Go's lockskew: holder holds 100 us back to back; another thread wants the lock every 1 ms"
+	print ""
+	printf "| %-18s | %-20s | %-26s | %-26s | %-28s | %-8s |\n", "impl", "acquisitions", "wait p50 us", "wait p99 us", "wait max us", "max x glibc"
+	print "|--------------------|----------------------|----------------------------|----------------------------|------------------------------|----------|"
+	for (i = 1; i <= nimpl; i++) {
+		im = IMPLS[i]
+		if (!has("lockskew", 2, "wait_max_us", im)) continue
+		printf "| %-18s | %-20s | %-26s | %-26s | %-28s | %-8s |\n", label(im), cell("lockskew", 2, "acquisitions", im, 1),
+			cell("lockskew", 2, "wait_p50_us", im, 1), cell("lockskew", 2, "wait_p99_us", im, 1),
+			cell("lockskew", 2, "wait_max_us", im, 1), ratio(stat("lockskew", 2, "wait_max_us", im, "ratio"))
+	}
+	print ""
+
+	for (kk in once) { split(kk, p, SUBSEP); if (p[1] == "counter") cthr = p[2] }
+	for (kk in n) { split(kk, p, SUBSEP); if (p[1] == "counter") cthr = p[2] }
+	print "### (d) " cthr " threads increment one shared counter under the lock: wall time"
+	print ""
+	printf "| %-18s | %-26s | %-8s |\n", "impl", "wall ms", "x glibc"
+	print "|--------------------|----------------------------|----------|"
+	for (i = 1; i <= nimpl; i++) {
+		im = IMPLS[i]
+		if (!has("counter", cthr, "wall_ms", im)) continue
+		printf "| %-18s | %-26s | %-8s |\n", label(im), cell("counter", cthr, "wall_ms", im, 1), ratio(stat("counter", cthr, "wall_ms", im, "ratio"))
+	}
+	print ""
+
+	# --- goals (medians) ---
+	print "### Goals (gosync, on medians)"
+	print ""
+	g = stat("uncontended", 1, "ns_per_pair", "gosync", "ratio")
+	m3 = stat("uncontended", 1, "ns_per_pair", "mutex3", "med"); gs = stat("uncontended", 1, "ns_per_pair", "gosync", "med")
+	printf "- (a) <= 0.80x glibc and <= mutex3: %s x glibc, %s ns vs mutex3 %s ns -> %s\n", sprintf("%.2f", g), fmt(gs), fmt(m3),
+		verdict(g <= 0.8 && gs <= m3, 0)
+	gm = stat("uncontended_mt", 1, "ns_per_pair", "gosync", "ratio")
+	m3m = stat("uncontended_mt", 1, "ns_per_pair", "mutex3", "med"); gsm = stat("uncontended_mt", 1, "ns_per_pair", "gosync", "med")
+	if (gm != "")
+		printf "- (a) same, in a multi-threaded process: %s x glibc, %s ns vs mutex3 %s ns -> %s\n", sprintf("%.2f", gm), fmt(gsm), fmt(m3m),
+			verdict(gm <= 0.8 && gsm <= m3m, 0)
+	for (t = 1; t <= nthr; t++) {
+		T = THREADS[t]
+		if (!has("contended", T, "mops", "gosync")) continue
+		best = ""; bestim = ""
+		split("glibc adaptive nsync", peers, " ")
+		for (j = 1; j <= 3; j++) {
+			v = stat("contended", T, "mops", peers[j], "med")
+			if (v != "" && (best == "" || v > best)) { best = v; bestim = peers[j] }
+		}
+		gv = stat("contended", T, "mops", "gosync", "med")
+		gf = stat("contended", T, "fairness", "gosync", "med"); lf = stat("contended", T, "fairness", "glibc", "med")
+		printf "- (b) %2s threads: gosync %s Mops/s vs best peer %s %s (%+.0f%%); fairness %s vs glibc %s -> %s\n", T,
+			fmt(gv), bestim, fmt(best), best ? 100 * (gv / best - 1) : 0, fmt(gf), fmt(lf),
+			verdict(gv >= best && gf >= lf, stat("contended", T, "mops", "gosync", "max") >= stat("contended", T, "mops", bestim, "min") && stat("contended", T, "fairness", "gosync", "max") >= stat("contended", T, "fairness", "glibc", "min"))
+	}
+	wm = stat("lockskew", 2, "wait_max_us", "gosync", "med"); wx = stat("lockskew", 2, "wait_max_us", "gosync", "max")
+	printf "- (c) worst wait <= 2 ms: median over rounds %s us, worst round %s us (glibc median %s us) -> %s\n", fmt(wm), fmt(wx),
+		fmt(stat("lockskew", 2, "wait_max_us", "glibc", "med")), (wx <= 2000) ? "MET" : (wm <= 2000 ? "MET in the median round, MISSED in the worst" : "MISSED")
+	dg = stat("counter", cthr, "wall_ms", "gosync", "med"); dn = stat("counter", cthr, "wall_ms", "nsync", "med")
+	printf "- (d) wall time <= nsync: gosync %s ms vs nsync %s ms -> %s\n", fmt(dg), fmt(dn), verdict(dg <= dn, stat("counter", cthr, "wall_ms", "gosync", "min") <= stat("counter", cthr, "wall_ms", "nsync", "max"))
+	print ""
+
+	if (long) {
+		print "### Every metric (min / median / max over rounds, median ratio to glibc)"
+		print ""
+		print "| workload | thr | metric | impl | min | median | max | x glibc |"
+		print "|---|---|---|---|---|---|---|---|"
+		for (o = 1; o <= norder; o++) {
+			split(order[o], p, SUBSEP)
+			for (i = 1; i <= nimpl; i++) {
+				im = IMPLS[i]
+				if (!has(p[1], p[2], p[3], im)) continue
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", p[1], p[2], p[3], im,
+					fmt(stat(p[1], p[2], p[3], im, "min")), fmt(stat(p[1], p[2], p[3], im, "med")),
+					fmt(stat(p[1], p[2], p[3], im, "max")), ratio(stat(p[1], p[2], p[3], im, "ratio"))
+			}
+		}
+		print ""
+	}
+}
