@@ -78,6 +78,7 @@ lib: $(B)/libgosync.a $(B)/libgosync.so
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) $(HEADERS) arch/$(ARCH)/gs_arch.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/obj/once.o: ALL_CFLAGS += -fexceptions
 
 $(B)/libgosync.a: $(LIB_OBJS)
 	rm -f $@
