@@ -46,6 +46,7 @@
 #include "fatal.h"
 #include "mutex_internal.h"
 #include "park.h"
+#include "tsan_sync.h"
 
 /* Token for a waiter woken straight from the cond's queue (the mutex's own tokens,
  * GS_MUTEX_TOKEN_*, reach waiters that were moved onto the mutex). */
@@ -100,6 +101,7 @@ int gs_cond_wait_until(gs_cond_t *c, gs_mutex_t *m, int64_t deadline)
 		gs_mutex_lock(m);
 		return ETIMEDOUT;
 	case GS_PARK_UNPARKED:
+		gs__tsan_acquire(c); /* pairs with notify_cb's release */
 		if (token == TOKEN_SIGNALED)
 			gs_mutex_lock(m);
 		else
@@ -141,6 +143,9 @@ static uint64_t notify_cb(void *arg, struct gs__unpark_result r)
 	struct notify *n = arg;
 
 	__atomic_fetch_sub(&n->c->waiters_, r.unparked + r.requeued, __ATOMIC_RELAXED);
+	/* TSan: a moved waiter is woken later from inside a mutex unlock, where TSan
+	 * ignores synchronization; hand our accesses to the cond over explicitly. */
+	gs__tsan_release(n->c);
 	return TOKEN_SIGNALED;
 }
 

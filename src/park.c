@@ -75,6 +75,7 @@
 #include "gs_arch.h"
 #include "futex.h"
 #include "park.h"
+#include "tsan_sync.h"
 
 #define GS_PARK_BUCKETS_LOG2 9
 #define GS_PARK_BUCKETS (1u << GS_PARK_BUCKETS_LOG2)
@@ -158,6 +159,17 @@ static inline void bucket_unlock(struct bucket *b)
 		gs__futex_wake(&b->lock, 1);
 }
 
+/* TSan: a record written by another thread than its owner is released on its
+ * address, and its owner acquires it before it returns and reuses the stack. The
+ * bucket lock orders these accesses already, but TSan cannot always see that chain:
+ * gosync's mutex annotations make TSan ignore synchronization inside lock and
+ * unlock, and the unparker of a record requeued onto a mutex runs inside unlock. */
+static inline void handed_over(struct gs__waiter *w)
+{
+	if (w)
+		gs__tsan_release(w);
+}
+
 static void enqueue(struct bucket *b, struct gs__waiter *w, bool at_head)
 {
 	if (at_head) {
@@ -168,6 +180,7 @@ static void enqueue(struct bucket *b, struct gs__waiter *w, bool at_head)
 		else
 			b->tail = w;
 		b->head = w;
+		handed_over(w->next);
 	} else {
 		w->next = NULL;
 		w->prev = b->tail;
@@ -176,6 +189,7 @@ static void enqueue(struct bucket *b, struct gs__waiter *w, bool at_head)
 		else
 			b->head = w;
 		b->tail = w;
+		handed_over(w->prev);
 	}
 	w->queued = true;
 }
@@ -191,6 +205,9 @@ static void dequeue(struct bucket *b, struct gs__waiter *w)
 	else
 		b->tail = w->prev;
 	w->queued = false;
+	handed_over(w->prev);
+	handed_over(w->next);
+	handed_over(w);
 }
 
 static bool has_waiter(const struct bucket *b, const void *key)
@@ -253,6 +270,7 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 			if (a->timed_out)
 				a->timed_out(a->arg, has_waiter(b, a->key));
 			bucket_unlock(b);
+			gs__tsan_acquire(&w);
 			return GS_PARK_TIMEDOUT;
 		}
 		bucket_unlock(b);
@@ -261,6 +279,7 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 		 * we waited for happened, we now wait for another queue's wake. */
 		deadline = INT64_MAX;
 	}
+	gs__tsan_acquire(&w);
 	*unpark_token = w.unpark_token;
 	return GS_PARK_UNPARKED;
 }
@@ -304,8 +323,10 @@ static unsigned unpark(const void *key, unsigned max,
 		r.unparked++;
 	}
 	uint64_t token = cb ? cb(arg, r) : 0;
-	for (struct gs__waiter *w = woken; w; w = w->wake_next)
+	for (struct gs__waiter *w = woken; w; w = w->wake_next) {
 		w->unpark_token = token;
+		handed_over(w);
+	}
 	bucket_unlock(b);
 	wake_all(woken);
 	return r.unparked;
@@ -384,12 +405,15 @@ unsigned gs__unpark_requeue(const void *from, const void *to,
 			__atomic_store_n(&w->key, to, __ATOMIC_RELAXED);
 			w->requeued = true;
 			enqueue(bt, w, false);
+			handed_over(w);
 			r.requeued++;
 		}
 	}
 	uint64_t token = cb ? cb(arg, r) : 0;
-	for (struct gs__waiter *w = woken; w; w = w->wake_next)
+	for (struct gs__waiter *w = woken; w; w = w->wake_next) {
 		w->unpark_token = token;
+		handed_over(w);
+	}
 	unlock_pair(bf, bt);
 	wake_all(woken);
 	return r.unparked + r.requeued;
