@@ -7,5 +7,8 @@
 #include <gosync/mutex.h>
 #include <gosync/rwmutex.h>
 #include <gosync/cond.h>
+#include <gosync/waitgroup.h>
+#include <gosync/once.h>
+#include <gosync/sem.h>
 
 #endif
