@@ -164,8 +164,10 @@ static enum gs__filter_op grant_filter(void *arg, uint64_t kind)
 		/* readers first on unlock; otherwise only when no writer waits */
 		g->readers_phase = (s & READERS_PARKED) &&
 				   (g->pass == PASS_UNLOCK || !g->writers_queued);
-		if (g->pass == PASS_TIMEOUT && ((s & WRITER) || g->writers_queued))
-			return GS_FILTER_STOP; /* a writer came: readers keep waiting */
+		if (g->pass == PASS_TIMEOUT && ((s & WRITER) || g->writers_queued)) {
+			g->readers_phase = false; /* a writer came: readers keep waiting */
+			return GS_FILTER_STOP;
+		}
 	}
 	if (g->readers_phase) {
 		if (kind == KIND_WRITER)
