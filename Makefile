@@ -28,10 +28,13 @@ CXX      ?= c++
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
+# gs_value is built on liburcu's bulletproof flavor (Debian liburcu-dev).
+URCU_CFLAGS := $(shell pkg-config --cflags liburcu-bp)
+URCU_LIBS   := $(shell pkg-config --libs liburcu-bp)
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread \
-              -Iinclude -Isrc -Iarch/$(ARCH) \
+              -Iinclude -Isrc -Iarch/$(ARCH) $(URCU_CFLAGS) \
               $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
-ALL_LDFLAGS := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
+ALL_LDFLAGS := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS) $(URCU_LIBS)
 
 LIB_SRCS := $(wildcard src/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRCS))
@@ -52,7 +55,7 @@ export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 
 # Debian packages a target needs: installed when run as root, else the apt-get line
 # is printed and make stops.
-CHECK_PKGS := gcc g++ clang libcmocka-dev
+CHECK_PKGS := gcc g++ clang libcmocka-dev liburcu-dev
 BENCH_PKGS := gcc g++ libnsync-dev
 define need_pkgs
 	@missing=""; for p in $(1); do \
@@ -106,7 +109,7 @@ check-deps:
 
 check: check-deps
 	$(MAKE) lib
-	$(MAKE) run-tests check-exports check-cxx check-clang examples
+	$(MAKE) run-tests check-exports check-cxx check-clang examples check-tsan-user
 	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_CHECK)
 
 run-tests: $(TESTS)
@@ -119,6 +122,12 @@ run-stress: $(STRESS)
 # Only gs_* symbols leave the shared library.
 check-exports: $(B)/libgosync.so
 	sh tests/check_exports.sh $(B)/libgosync.so
+
+# A user's -fsanitize=thread program linked against the normal libgosync.so sees
+# gosync's locks (DESIGN.md §3 rule 5).
+.PHONY: check-tsan-user
+check-tsan-user: $(B)/libgosync.so
+	sh tests/check_tsan_user.sh $(B)
 
 # Every public header compiles alone, as C and as C++.
 check-cxx:

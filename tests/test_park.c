@@ -297,10 +297,12 @@ static void test_deadline_storm_pairs_every_wake(void **state)
 	memset(st, 0, sizeof st);
 	for (int i = 0; i < T; i++)
 		pthread_create(&t[i], NULL, racer, &st[i]);
-	while (__atomic_load_n(&storm_finished, __ATOMIC_ACQUIRE) < T) {
+	for (int n = 0; __atomic_load_n(&storm_finished, __ATOMIC_ACQUIRE) < T; n++) {
 		woken += (int)gs__unpark_one(&storm_key, NULL, NULL);
 		for (int i = 0; i < 200; i++)
 			__asm__ __volatile__("" ::: "memory");
+		if (n % 64 == 63)
+			sleep_ns(50 * GS_USEC); /* let some deadlines pass unwoken */
 	}
 	for (int i = 0; i < T; i++) {
 		pthread_join(t[i], NULL);
