@@ -29,8 +29,8 @@ CXX      ?= c++
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 # gs_value is built on liburcu's bulletproof flavor (Debian liburcu-dev).
-URCU_CFLAGS := $(shell pkg-config --cflags liburcu-bp)
-URCU_LIBS   := $(shell pkg-config --libs liburcu-bp)
+URCU_CFLAGS := $(shell pkg-config --cflags liburcu-bp 2>/dev/null)
+URCU_LIBS   := $(shell pkg-config --libs liburcu-bp 2>/dev/null)
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread \
               -Iinclude -Isrc -Iarch/$(ARCH) $(URCU_CFLAGS) \
               $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
@@ -55,8 +55,8 @@ export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 
 # Debian packages a target needs: installed when run as root, else the apt-get line
 # is printed and make stops.
-CHECK_PKGS := gcc g++ clang libcmocka-dev liburcu-dev
-BENCH_PKGS := gcc g++ libnsync-dev
+CHECK_PKGS := gcc g++ clang make pkg-config libcmocka-dev liburcu-dev
+BENCH_PKGS := gcc g++ make pkg-config valgrind libnsync-dev liburcu-dev
 define need_pkgs
 	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
