@@ -1,21 +1,24 @@
-# gosync mutex benchmark — plain GNU make, run from the repository root.
+# gosync benchmark — plain GNU make, run from the repository root.
 #
-#   make bench            full run (5 rounds, ~6-8 minutes on 2 CPUs)
-#   make bench QUICK=1    short run (2 rounds, under 2 minutes)
+#   make bench            full run (5 rounds, ~7 minutes on 2 CPUs)
+#   make bench QUICK=1    short run (3 rounds, under 2 minutes)
 #
 # The top-level Makefile builds $(B)/libgosync.a first and then runs this file.
-# One binary per implementation, all from bench/bench_mutex.c, so each one runs in
-# its own process. bench/run.sh drives them round-robin and summarises; results go
-# to bench/results/mutex.csv (raw, one row per round and metric) and
-# bench/results/mutex.md (the summary tables).
+# One binary per implementation and source, so each one runs in its own process:
+# bench/bench_mutex.c (the mutex rows) and bench/bench_sync.c (rwmutex, cond,
+# waitgroup, once, semaphore). bench/run.sh drives them round-robin and summarises;
+# results go to bench/results/{mutex,sync}.csv (raw, one row per round and metric)
+# and bench/results/{mutex,sync}.md (the summary tables).
 
 B     ?= build
 QUICK ?=
 CC    ?= cc
 
-OUT   := $(B)/bench
-IMPLS := gosync glibc adaptive nsync mutex3 floor
-BINS  := $(patsubst %,$(OUT)/bench_mutex_%,$(IMPLS))
+OUT         := $(B)/bench
+IMPLS       := gosync glibc adaptive nsync mutex3 floor
+SYNC_IMPLS  := gosync glibc glibc_pw nsync barrier
+BINS        := $(patsubst %,$(OUT)/bench_mutex_%,$(IMPLS)) \
+               $(patsubst %,$(OUT)/bench_sync_%,$(SYNC_IMPLS))
 
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -Iinclude
 
@@ -35,7 +38,12 @@ $(B)/libgosync.a:
 	@echo "$@ is missing: run 'make lib' (or 'make bench') from the top level"; exit 1
 
 $(OUT)/bench_mutex_gosync: $(B)/libgosync.a include/gosync/mutex.h
+$(OUT)/bench_sync_gosync: $(B)/libgosync.a $(wildcard include/gosync/*.h)
 
 $(OUT)/bench_mutex_%: bench/bench_mutex.c bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DIMPL_$* $< -o $@ $(LIBS_$*) -pthread
+
+$(OUT)/bench_sync_%: bench/bench_sync.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DIMPL_$* $< -o $@ $(LIBS_$*) -pthread

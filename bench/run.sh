@@ -1,12 +1,14 @@
 #!/bin/sh
-# run.sh — drives the mutex benchmark binaries round-robin and summarises.
+# run.sh — drives the benchmark binaries round-robin and summarises.
 #
 #   sh bench/run.sh BINDIR        (QUICK=1 in the environment for the short run)
 #
 # Run from the repository root (bench/bench.mk does). POSIX sh + awk only.
 # Every measurement is its own process. Within a round, each workload configuration
-# runs every implementation back to back (gosync glibc adaptive nsync mutex3 [floor]),
-# so neighbouring numbers saw the same machine; rounds repeat that R times.
+# runs every implementation back to back (mutex: gosync glibc adaptive nsync mutex3
+# [floor]; rest of sync: gosync glibc glibc_pw nsync barrier, where a binary without
+# the workload prints nothing), so neighbouring numbers saw the same machine; rounds
+# repeat that R times. Each round runs the mutex rows, then the rest-of-sync rows.
 set -eu
 
 bindir=${1:?usage: run.sh BINDIR}
@@ -15,39 +17,58 @@ quick=${QUICK:-}
 
 if [ -n "$quick" ]; then
 	ROUNDS=3; A_ITERS=5000000; A_REPS=3; B_MS=300; C_MS=500; D_ITERS=10000
+	S_ITERS=2000000; ONCE_ITERS=5000000; S_MS=200; BC_REPS=100
 	cmdline="make bench QUICK=1"
 else
 	ROUNDS=5; A_ITERS=10000000; A_REPS=5; B_MS=1000; C_MS=2000; D_ITERS=100000
+	S_ITERS=10000000; ONCE_ITERS=20000000; S_MS=1000; BC_REPS=500
 	cmdline="make bench"
 fi
 IMPLS="gosync glibc adaptive nsync mutex3 floor"
 THREADS="1 2 4 8 16 64"
 D_THREADS=30
 CG_N=200000 # callgrind: run (a) with N and 2N pairs; (I(2N) - I(N)) / N
+# Rest of sync (bench_sync.c): S_ITERS / ONCE_ITERS operations per one-thread run
+# (best of A_REPS), S_MS per throughput run, BC_REPS broadcasts per broadcast run.
+SYNC_IMPLS="gosync glibc glibc_pw nsync barrier"
+RW_THREADS="2 8"
+RW_PERMILLE="10 100" # 1 % and 10 % writes
+BC_WAITERS="4 16"
+SEM_THREADS=4; SEM_CAP=2
 
 resdir=bench/results
 csv=$resdir/mutex.csv
 md=$resdir/mutex.md
 tmp=$resdir/mutex.csv.tmp
+scsv=$resdir/sync.csv
+smd=$resdir/sync.md
+stmp=$resdir/sync.csv.tmp
 mkdir -p "$resdir"
 
 for i in $IMPLS; do
 	[ -x "$bindir/bench_mutex_$i" ] || { echo "missing $bindir/bench_mutex_$i" >&2; exit 1; }
 done
+for i in $SYNC_IMPLS; do
+	[ -x "$bindir/bench_sync_$i" ] || { echo "missing $bindir/bench_sync_$i" >&2; exit 1; }
+done
 
 echo "round,impl,workload,threads,metric,value" >"$tmp"
+echo "round,impl,workload,threads,metric,value" >"$stmp"
 failures=0
 
-# run ROUND IMPL ARGS... : one process, its rows tagged with the round.
-run() {
-	r=$1; i=$2; shift 2
-	if out=$("$bindir/bench_mutex_$i" "$@"); then
-		printf '%s\n' "$out" | awk -v r="$r" 'NF { print r "," $0 }' >>"$tmp"
+# runin BENCH CSV ROUND IMPL ARGS... : one process of bench_BENCH_IMPL, its rows
+# tagged with the round and appended to CSV.
+runin() {
+	b=$1; f=$2; r=$3; i=$4; shift 4
+	if out=$("$bindir/bench_${b}_$i" "$@"); then
+		printf '%s\n' "$out" | awk -v r="$r" 'NF { print r "," $0 }' >>"$f"
 	else
-		echo "  FAILED: $i $*" >&2
+		echo "  FAILED: bench_${b}_$i $*" >&2
 		failures=$((failures + 1))
 	fi
 }
+run() { runin mutex "$tmp" "$@"; }   # run ROUND IMPL ARGS...
+srun() { runin sync "$stmp" "$@"; }  # srun ROUND IMPL ARGS...
 
 started=$(date +%s)
 load0=$(cut -d" " -f1-3 /proc/loadavg)
@@ -67,6 +88,22 @@ while [ "$r" -le "$ROUNDS" ]; do
 	done
 	for i in $IMPLS; do [ "$i" = floor ] || run "$r" "$i" lockskew "$C_MS"; done
 	for i in $IMPLS; do [ "$i" = floor ] || run "$r" "$i" counter "$D_THREADS" "$D_ITERS"; done
+
+	# The rest of sync (bench_sync.c).
+	for i in $SYNC_IMPLS; do srun "$r" "$i" rwunc "$S_ITERS" "$A_REPS"; done
+	for p in $RW_PERMILLE; do
+		for t in $RW_THREADS; do
+			for i in $SYNC_IMPLS; do srun "$r" "$i" rw "$t" "$p" "$S_MS"; done
+		done
+	done
+	for i in $SYNC_IMPLS; do srun "$r" "$i" pingpong "$S_MS"; done
+	for n in $BC_WAITERS; do
+		for i in $SYNC_IMPLS; do srun "$r" "$i" broadcast "$n" "$BC_REPS"; done
+	done
+	for i in $SYNC_IMPLS; do srun "$r" "$i" wgcycle "$S_MS"; done
+	for i in $SYNC_IMPLS; do srun "$r" "$i" once "$ONCE_ITERS" "$A_REPS"; done
+	for i in $SYNC_IMPLS; do srun "$r" "$i" semunc "$S_ITERS" "$A_REPS"; done
+	for i in $SYNC_IMPLS; do srun "$r" "$i" semcont "$SEM_THREADS" "$SEM_CAP" "$S_MS"; done
 	r=$((r + 1))
 done
 
@@ -85,27 +122,56 @@ if command -v valgrind >/dev/null 2>&1; then
 				'BEGIN { printf "0,%s,callgrind,1,instr_per_pair,%.2f\n", i, (b - a) / n }' >>"$tmp"
 		fi
 	done
+	# Rest of sync: rlock+runlock pair, once fast path, sem acquire+release, for every
+	# implementation that has the workload (a short native run prints a row).
+	scg() { # prints the instructions callgrind collected for IMPL WORKLOAD ITERS
+		valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			"$bindir/bench_sync_$1" "$2" "$3" 1 2>&1 >/dev/null |
+			awk '/Collected :/ { print $NF }'
+	}
+	for wm in rwunc:instr_rlock_pair once:instr_once_call semunc:instr_sem_pair; do
+		w=${wm%%:*}; m=${wm#*:}
+		for i in $SYNC_IMPLS; do
+			[ -n "$("$bindir/bench_sync_$i" "$w" 1000 1)" ] || continue
+			i1=$(scg "$i" "$w" "$CG_N"); i2=$(scg "$i" "$w" $((CG_N * 2)))
+			if [ -n "$i1" ] && [ -n "$i2" ]; then
+				awk -v a="$i1" -v b="$i2" -v n="$CG_N" -v i="$i" -v m="$m" \
+					'BEGIN { printf "0,%s,callgrind,1,%s,%.2f\n", i, m, (b - a) / n }' >>"$stmp"
+			fi
+		done
+	done
 fi
 mv "$tmp" "$csv"
+mv "$stmp" "$scsv"
 elapsed=$(( $(date +%s) - started ))
 load1=$(cut -d" " -f1-3 /proc/loadavg)
 
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 ncpu=$(getconf _NPROCESSORS_ONLN)
 usable=$(nproc 2>/dev/null || echo "$ncpu")
-{
-	echo "# gosync mutex benchmark"
+# header TITLE RAWCSV: the lines every summary starts with.
+header() {
+	echo "# $1"
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- CPU: ${cpu:-unknown}, $ncpu online, $usable usable"
 	echo "- kernel: $(uname -sr), $(ldd --version 2>/dev/null | awk 'NR == 1 { print "glibc " $NF }'), compiler: $(${CC:-cc} --version | awk 'NR == 1')"
-	echo "- command: \`$cmdline\` ($ROUNDS rounds, $elapsed s)"
+	echo "- command: \`$cmdline\` ($ROUNDS rounds, $elapsed s for mutex and sync rows together)"
 	echo "- load average (1 5 15 min) before: $load0, after: $load1 (other work on the machine shows here)"
-	echo "- workloads and method: bench/README.md; raw rows: bench/results/mutex.csv"
+	echo "- workloads and method: bench/README.md; raw rows: $2"
 	echo
-	awk -f bench/summarize.awk -v long=1 "$csv"
+}
+{
+	header "gosync mutex benchmark" bench/results/mutex.csv
+	awk -f bench/stats.awk -f bench/summarize.awk -v long=1 "$csv"
 } >"$md"
+{
+	header "gosync benchmark: the rest of sync (RWMutex, Cond, WaitGroup, Once, semaphore)" bench/results/sync.csv
+	awk -f bench/stats.awk -f bench/summarize_sync.awk -v long=1 "$scsv"
+} >"$smd"
 
-awk -f bench/summarize.awk "$csv"
-echo "summary: $md   raw: $csv   ($elapsed s)"
+awk -f bench/stats.awk -f bench/summarize.awk "$csv"
+awk -f bench/stats.awk -f bench/summarize_sync.awk "$scsv"
+echo "load average (1 5 15 min) before: $load0, after: $load1"
+echo "summary: $md $smd   raw: $csv $scsv   ($elapsed s)"
 [ "$failures" -eq 0 ] || { echo "$failures runs failed" >&2; exit 1; }
