@@ -71,7 +71,7 @@ define need_pkgs
 	fi
 endef
 
-.PHONY: all lib check check-deps run-tests run-stress check-exports check-cxx check-clang \
+.PHONY: all lib check check-deps run-tests run-stress check-exports check-cxx check-clang check-install \
         examples stress tsan asan bench bench-deps install uninstall clean
 .DELETE_ON_ERROR:
 
@@ -88,7 +88,7 @@ $(B)/libgosync.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(B)/libgosync.so: $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libgosync.so.$(SOVERSION) -Wl,-z,nodelete $(ALL_LDFLAGS) -o $@.$(VERSION) $^
+	$(CC) -shared -Wl,-soname,libgosync.so.$(SOVERSION) -Wl,-z,nodelete -o $@.$(VERSION) $^ $(ALL_LDFLAGS)
 	ln -sf libgosync.so.$(VERSION) $(B)/libgosync.so.$(SOVERSION)
 	ln -sf libgosync.so.$(VERSION) $@
 
@@ -109,7 +109,7 @@ check-deps:
 
 check: check-deps
 	$(MAKE) lib
-	$(MAKE) run-tests check-exports check-cxx check-clang examples check-tsan-user
+	$(MAKE) run-tests check-exports check-cxx check-clang examples check-tsan-user check-install
 	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_CHECK)
 
 run-tests: $(TESTS)
@@ -128,6 +128,20 @@ check-exports: $(B)/libgosync.so
 .PHONY: check-tsan-user
 check-tsan-user: $(B)/libgosync.so
 	sh tests/check_tsan_user.sh $(B)
+
+# make install into a staging directory, then build and run an example against the
+# staged headers and shared library found through pkg-config, as a user would.
+STAGE := $(CURDIR)/$(B)/stage
+check-install: lib
+	rm -rf $(STAGE)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr >/dev/null
+	PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_PATH=$(STAGE)/usr/lib/pkgconfig \
+	  sh -c '$(CC) examples/counter.c $$(pkg-config --cflags --libs gosync) \
+	         -Wl,-rpath,$(STAGE)/usr/lib -o $(B)/installed_counter'
+	$(B)/installed_counter
+	$(MAKE) --no-print-directory uninstall DESTDIR=$(STAGE) PREFIX=/usr >/dev/null
+	@test -z "$$(find $(STAGE) -type f)" || { echo "uninstall left files behind"; exit 1; }
+	@echo "install: pkg-config build against the staged install OK; uninstall clean"
 
 # Every public header compiles alone, as C and as C++.
 check-cxx:
