@@ -69,7 +69,7 @@
  * Spinning (DESIGN.md §3 rule 3). Only in normal mode while the mutex is held, only
  * when more than one CPU is usable (sched_getaffinity), only while fewer than
  * usable-1 threads of the process are spinning (on any mutex: the budget is CPUs),
- * and for at most SPIN_NS per wait (reset when a waiter is woken). Go spins 4 × 30
+ * and for at most GS_SPIN_NS per wait (reset when a waiter is woken). Go spins 4 × 30
  * PAUSEs; a PAUSE costs ~130 ns on the KVM guests we measure on (pause-loop exiting)
  * against ~10 ns on bare metal, which turned Go's budget into 16 µs of burnt CPU,
  * longer than a park/unpark round trip — so the budget is time, read from the vDSO
@@ -90,7 +90,6 @@
  * legal cross-thread unlock and cannot be told apart.
  */
 #include <errno.h>
-#include <pthread.h>
 
 #include <gosync/mutex.h>
 
@@ -98,6 +97,7 @@
 #include "fatal.h"
 #include "mutex_internal.h"
 #include "park.h"
+#include "spin.h"
 #include "tsan.h"
 
 enum {
@@ -117,20 +117,6 @@ enum {
 };
 
 #define STARVATION_NS (1 * GS_MSEC)
-#define SPIN_NS (1 * GS_USEC) /* per wait; see "Spinning" above */
-
-/* Threads of this process spinning on any gs_mutex (rule 3's cap). */
-static struct {
-	int n;
-} __attribute__((aligned(GS_CACHE_LINE))) spinners;
-
-/* A forked child starts with no spinners (the parent's ones do not exist there). */
-static void reset_spinners(void) { spinners.n = 0; }
-
-__attribute__((constructor(101))) static void mutex_init(void)
-{
-	pthread_atfork(NULL, NULL, reset_spinners);
-}
 
 static inline bool cas(gs_mutex_t *m, uint32_t *old, uint32_t new, int order)
 {
@@ -206,18 +192,6 @@ static void lock_timed_out(void *arg, bool others_remain)
 		__atomic_fetch_and(&l->m->state_, ~(PARKED | STARVING), __ATOMIC_RELAXED);
 }
 
-static bool spin_register(void)
-{
-	int cap = gs__usable_cpus() - 1;
-	int n = __atomic_load_n(&spinners.n, __ATOMIC_RELAXED);
-
-	while (n < cap)
-		if (__atomic_compare_exchange_n(&spinners.n, &n, n + 1, false,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
-			return true;
-	return false;
-}
-
 /* Spins while the mutex is held in normal mode, until the spin budget of this wait
  * (*spin_end, set at its first spin; shared by every spin before the next park)
  * runs out. The budget is time, not a count of pauses: what a pause costs varies
@@ -228,8 +202,8 @@ static uint32_t spin(struct locker *l, uint32_t s, int64_t *spin_end)
 	int64_t now = gs_now();
 
 	if (*spin_end == 0)
-		*spin_end = now + SPIN_NS;
-	if (now >= *spin_end || !spin_register()) {
+		*spin_end = now + GS_SPIN_NS;
+	if (now >= *spin_end || !gs__spin_begin()) {
 		*spin_end = now; /* spent: park */
 		return s;
 	}
@@ -241,7 +215,7 @@ static uint32_t spin(struct locker *l, uint32_t s, int64_t *spin_end)
 		s = load(l->m);
 		now = gs_now();
 	}
-	__atomic_fetch_sub(&spinners.n, 1, __ATOMIC_RELAXED);
+	gs__spin_end();
 	return s;
 }
 

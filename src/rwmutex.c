@@ -68,7 +68,9 @@
 #include <gosync/rwmutex.h>
 
 #include "fatal.h"
+#include "gs_arch.h"
 #include "park.h"
+#include "spin.h"
 #include "tsan.h"
 
 enum {
@@ -98,6 +100,13 @@ static inline bool cas(gs_rwmutex_t *rw, uint32_t *old, uint32_t new, int order)
 
 /* --- waiting ----------------------------------------------------------------- */
 
+/* A reader waits while a writer holds the lock or is queued for it (writer
+ * preference); a writer waits while anyone holds it. */
+static inline bool blocked(uint64_t kind, uint32_t s)
+{
+	return kind == KIND_READER ? (s & (WRITER | WRITER_PARKED)) : (s & WRITER) || readers(s);
+}
+
 struct waiter {
 	gs_rwmutex_t *rw;
 	uint32_t blocked_by; /* the bits that make this kind wait */
@@ -113,9 +122,7 @@ static bool wait_validate(void *arg)
 	uint32_t s = load(w->rw);
 
 	for (;;) {
-		bool blocked = w->kind == KIND_READER ? (s & (WRITER | WRITER_PARKED))
-						      : (s & WRITER) || readers(s);
-		if (!blocked)
+		if (!blocked(w->kind, s))
 			return false;
 		if (cas(w->rw, &s, s | w->parked_bit, __ATOMIC_RELAXED))
 			return true;
@@ -231,6 +238,36 @@ static void grant_pass(gs_rwmutex_t *rw, enum pass pass, uint32_t drop)
 	gs__unpark_filter(rw, grant_filter, grant_cb, &g);
 }
 
+/* Whether a `kind` waiter may spin on state s: a reader blocked only by a writer
+ * that holds the lock (a queued writer means a park/wake cycle before readers can
+ * enter: too long to spin for), a writer blocked by any holder. */
+static inline bool worth_spinning(uint64_t kind, uint32_t s)
+{
+	return kind == KIND_WRITER || !(s & WRITER_PARKED);
+}
+
+/* Spins while `kind` is blocked, until the spin budget of this wait (*spin_end, set
+ * at its first spin, reset when the waiter is woken) is spent. Returns the last state
+ * seen. */
+static uint32_t spin(gs_rwmutex_t *rw, uint64_t kind, uint32_t s, int64_t *spin_end)
+{
+	int64_t now = gs_now();
+
+	if (*spin_end == 0)
+		*spin_end = now + GS_SPIN_NS;
+	if (now >= *spin_end || !worth_spinning(kind, s) || !gs__spin_begin()) {
+		*spin_end = now; /* spent: park */
+		return s;
+	}
+	while (blocked(kind, s) && worth_spinning(kind, s) && now < *spin_end) {
+		gs_cpu_relax();
+		s = load(rw);
+		now = gs_now();
+	}
+	gs__spin_end();
+	return s;
+}
+
 static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, int64_t deadline)
 {
 	struct waiter w = {
@@ -241,18 +278,18 @@ static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, int64_t deadline)
 		.key = rw, .validate = wait_validate, .timed_out = wait_timed_out, .arg = &w,
 		.park_token = kind, .clock = CLOCK_MONOTONIC, .deadline = deadline,
 	};
+	int64_t spin_end = deadline == GS_NO_DEADLINE || gs_now() < deadline ? 0 : INT64_MIN;
 	uint32_t s = load(rw);
 
 	for (;;) {
-		if (kind == KIND_READER) {
-			if (!(s & (WRITER | WRITER_PARKED))) {
-				if (cas(rw, &s, s + ONE_READER, __ATOMIC_ACQUIRE))
-					return 0; /* acquire: pairs with the last release */
-				continue;
-			}
-		} else if (!(s & WRITER) && readers(s) == 0) {
-			if (cas(rw, &s, s | WRITER, __ATOMIC_ACQUIRE))
+		if (!blocked(kind, s)) {
+			uint32_t n = kind == KIND_READER ? s + ONE_READER : s | WRITER;
+			if (cas(rw, &s, n, __ATOMIC_ACQUIRE))
 				return 0; /* acquire: pairs with the last release */
+			continue;
+		}
+		if (spin_end == 0 || gs_now() < spin_end) {
+			s = spin(rw, kind, s, &spin_end);
 			continue;
 		}
 
@@ -269,6 +306,7 @@ static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, int64_t deadline)
 			if (token == GRANTED)
 				return 0; /* counted in by the granter */
 			a.at_head = true;
+			spin_end = 0;
 			break;
 		}
 		s = load(rw);
