@@ -10,5 +10,6 @@
 #include <gosync/waitgroup.h>
 #include <gosync/once.h>
 #include <gosync/sem.h>
+#include <gosync/value.h>
 
 #endif
