@@ -47,3 +47,21 @@ $(OUT)/bench_mutex_%: bench/bench_mutex.c bench/bench.mk
 $(OUT)/bench_sync_%: bench/bench_sync.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DIMPL_$* $< -o $@ $(LIBS_$*) -pthread
+
+# bench/bench_value.c (the seeds' read-mostly experiment): gs_value as a user gets
+# it, through the shared library; raw liburcu-bp with its inline read side and through
+# its out-of-line calls; pthread_rwlock; gs_rwmutex.
+VALUE_IMPLS := gosync urcu urcu_sym rwlock rwmutex
+URCU_CFLAGS := $(shell pkg-config --cflags liburcu-bp)
+URCU_LIBS   := $(shell pkg-config --libs liburcu-bp)
+GOSYNC_SO   := -L$(B) -lgosync -Wl,-rpath,$(CURDIR)/$(B) $(URCU_LIBS)
+VLIBS_gosync   := $(GOSYNC_SO)
+VLIBS_rwmutex  := $(GOSYNC_SO)
+VLIBS_urcu     := $(URCU_CFLAGS) $(URCU_LIBS)
+VLIBS_urcu_sym := $(URCU_CFLAGS) $(URCU_LIBS)
+
+build: $(patsubst %,$(OUT)/bench_value_%,$(VALUE_IMPLS))
+
+$(OUT)/bench_value_%: bench/bench_value.c bench/bench.mk $(B)/libgosync.so
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DIMPL_$* $< -o $@ $(VLIBS_$*) -pthread

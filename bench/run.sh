@@ -35,6 +35,10 @@ RW_THREADS="2 8"
 RW_PERMILLE="10 100" # 1 % and 10 % writes
 BC_WAITERS="4 16"
 SEM_THREADS=4; SEM_CAP=2
+# The atomic value (bench_value.c): V_ITERS reads / stores per one-thread run (best of
+# A_REPS), S_MS per 1-writer + N-readers run.
+VALUE_IMPLS="gosync urcu urcu_sym rwlock rwmutex"
+V_READERS="1 2 4"
 
 resdir=bench/results
 csv=$resdir/mutex.csv
@@ -43,6 +47,9 @@ tmp=$resdir/mutex.csv.tmp
 scsv=$resdir/sync.csv
 smd=$resdir/sync.md
 stmp=$resdir/sync.csv.tmp
+vcsv=$resdir/value.csv
+vmd=$resdir/value.md
+vtmp=$resdir/value.csv.tmp
 mkdir -p "$resdir"
 
 for i in $IMPLS; do
@@ -51,9 +58,13 @@ done
 for i in $SYNC_IMPLS; do
 	[ -x "$bindir/bench_sync_$i" ] || { echo "missing $bindir/bench_sync_$i" >&2; exit 1; }
 done
+for i in $VALUE_IMPLS; do
+	[ -x "$bindir/bench_value_$i" ] || { echo "missing $bindir/bench_value_$i" >&2; exit 1; }
+done
 
 echo "round,impl,workload,threads,metric,value" >"$tmp"
 echo "round,impl,workload,threads,metric,value" >"$stmp"
+echo "round,impl,workload,threads,metric,value" >"$vtmp"
 failures=0
 
 # runin BENCH CSV ROUND IMPL ARGS... : one process of bench_BENCH_IMPL, its rows
@@ -69,6 +80,7 @@ runin() {
 }
 run() { runin mutex "$tmp" "$@"; }   # run ROUND IMPL ARGS...
 srun() { runin sync "$stmp" "$@"; }  # srun ROUND IMPL ARGS...
+vrun() { runin value "$vtmp" "$@"; } # vrun ROUND IMPL ARGS...
 
 started=$(date +%s)
 load0=$(cut -d" " -f1-3 /proc/loadavg)
@@ -104,6 +116,13 @@ while [ "$r" -le "$ROUNDS" ]; do
 	for i in $SYNC_IMPLS; do srun "$r" "$i" once "$ONCE_ITERS" "$A_REPS"; done
 	for i in $SYNC_IMPLS; do srun "$r" "$i" semunc "$S_ITERS" "$A_REPS"; done
 	for i in $SYNC_IMPLS; do srun "$r" "$i" semcont "$SEM_THREADS" "$SEM_CAP" "$S_MS"; done
+
+	# The atomic value (bench_value.c).
+	for i in $VALUE_IMPLS; do vrun "$r" "$i" uncontended "$S_ITERS" "$A_REPS"; done
+	for n in $V_READERS; do
+		for i in $VALUE_IMPLS; do vrun "$r" "$i" readers "$n" "$S_MS"; done
+	done
+	for i in $VALUE_IMPLS; do vrun "$r" "$i" store "$((S_ITERS / 20))" "$A_REPS"; done
 	r=$((r + 1))
 done
 
@@ -143,6 +162,7 @@ if command -v valgrind >/dev/null 2>&1; then
 fi
 mv "$tmp" "$csv"
 mv "$stmp" "$scsv"
+mv "$vtmp" "$vcsv"
 elapsed=$(( $(date +%s) - started ))
 load1=$(cut -d" " -f1-3 /proc/loadavg)
 
@@ -156,7 +176,7 @@ header() {
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- CPU: ${cpu:-unknown}, $ncpu online, $usable usable"
 	echo "- kernel: $(uname -sr), $(ldd --version 2>/dev/null | awk 'NR == 1 { print "glibc " $NF }'), compiler: $(${CC:-cc} --version | awk 'NR == 1')"
-	echo "- command: \`$cmdline\` ($ROUNDS rounds, $elapsed s for mutex and sync rows together)"
+	echo "- command: \`$cmdline\` ($ROUNDS rounds, $elapsed s for all rows together)"
 	echo "- load average (1 5 15 min) before: $load0, after: $load1 (other work on the machine shows here)"
 	echo "- workloads and method: bench/README.md; raw rows: $2"
 	echo
@@ -169,9 +189,14 @@ header() {
 	header "gosync benchmark: the rest of sync (RWMutex, Cond, WaitGroup, Once, semaphore)" bench/results/sync.csv
 	awk -f bench/stats.awk -f bench/summarize_sync.awk -v long=1 "$scsv"
 } >"$smd"
+{
+	header "gosync benchmark: the atomic value (read-mostly copy-on-write)" bench/results/value.csv
+	awk -f bench/stats.awk -f bench/summarize_value.awk "$vcsv"
+} >"$vmd"
 
 awk -f bench/stats.awk -f bench/summarize.awk "$csv"
 awk -f bench/stats.awk -f bench/summarize_sync.awk "$scsv"
+awk -f bench/stats.awk -f bench/summarize_value.awk "$vcsv"
 echo "load average (1 5 15 min) before: $load0, after: $load1"
-echo "summary: $md $smd   raw: $csv $scsv   ($elapsed s)"
+echo "summary: $md $smd $vmd   raw: $csv $scsv $vcsv   ($elapsed s)"
 [ "$failures" -eq 0 ] || { echo "$failures runs failed" >&2; exit 1; }
