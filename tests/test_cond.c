@@ -21,24 +21,7 @@
 /* The state bits of src/mutex.c. */
 enum { LOCKED = 1u, WOKEN = 2u, STARVING = 4u, PARKED = 8u };
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-#ifndef ASAN_BUILD
-#define ASAN_BUILD 0
-#endif
 
-/* Sanitized builds run fewer rounds: TSan slows everything by 5-20x. */
-static int scaled(int normal, int tsan)
-{
-	if (under_tsan())
-		return tsan;
-	return ASAN_BUILD ? (normal + tsan) / 2 : normal;
-}
 
 /* How long to look again for an event that must not happen. */
 static int64_t quiet_ns(void) { return under_tsan() ? 60 * GS_MSEC : 20 * GS_MSEC; }
@@ -46,8 +29,6 @@ static int64_t quiet_ns(void) { return under_tsan() ? 60 * GS_MSEC : 20 * GS_MSE
 static uint32_t nwaiters(gs_cond_t *c) { return __atomic_load_n(&c->waiters_, __ATOMIC_RELAXED); }
 static uint32_t mstate(gs_mutex_t *m) { return __atomic_load_n(&m->state_, __ATOMIC_RELAXED); }
 
-static int load_int(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static void add_int(int *p, int v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
 
 /* Evaluates `expr` until it holds, for at most 10 s; the last value. */
@@ -60,28 +41,8 @@ static void add_int(int *p, int v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
 		wf_ok_;                                                  \
 	})
 
-static pthread_t spawn(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-	if (pthread_create(&t, NULL, fn, arg) != 0)
-		abort();
-	return t;
-}
 
-static void join(pthread_t t)
-{
-	if (pthread_join(t, NULL) != 0)
-		abort();
-}
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
 
 static pid_t my_tid(void) { return (pid_t)syscall(SYS_gettid); }
 

@@ -17,79 +17,14 @@
 /* The state bits of src/mutex.c. */
 enum { LOCKED = 1u, WOKEN = 2u, STARVING = 4u, PARKED = 8u };
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-#ifndef ASAN_BUILD
-#define ASAN_BUILD 0
-#endif
 
-/* Sanitized builds run fewer rounds: TSan slows everything by 5-20x. */
-static int scaled(int normal, int tsan)
-{
-	if (under_tsan())
-		return tsan;
-	return ASAN_BUILD ? (normal + tsan) / 2 : normal;
-}
 
 static uint32_t state(gs_mutex_t *m) { return __atomic_load_n(&m->state_, __ATOMIC_RELAXED); }
 
-static int load_int(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
-static pthread_t spawn(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-	if (pthread_create(&t, NULL, fn, arg) != 0)
-		abort();
-	return t;
-}
 
-static void join(pthread_t t)
-{
-	if (pthread_join(t, NULL) != 0)
-		abort();
-}
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
 
-/* Waits (at most 10 s) until thread `tid` sleeps in park: a FUTEX_WAIT_BITSET on a
- * private word whose expected value is 0 — a waiter record's wake word (bucket-lock
- * sleeps expect 2). Returns false on timeout. Without /proc, falls back to a sleep. */
-static bool wait_parked(pid_t tid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	int64_t give_up = gs_now() + 10 * GS_SEC;
-
-	while (gs_now() < give_up) {
-		FILE *f = fopen(path, "r");
-		if (!f) {
-			sleep_ns(50 * GS_MSEC);
-			return true;
-		}
-		bool ok = fgets(line, sizeof line, f) != NULL;
-		fclose(f);
-		long nr;
-		unsigned long addr, op, val;
-		if (ok && sscanf(line, "%ld %lx %lx %lx", &nr, &addr, &op, &val) == 4 &&
-		    nr == SYS_futex && op == (FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG) && val == 0)
-			return true;
-		sleep_ns(200 * GS_USEC);
-	}
-	return false;
-}
 
 /* Waits (at most 10 s) until (state & mask) == want. */
 static bool wait_state(gs_mutex_t *m, uint32_t mask, uint32_t want)

@@ -12,26 +12,8 @@
 
 static uint32_t state(gs_once_t *o) { return __atomic_load_n(&o->state_, __ATOMIC_ACQUIRE); }
 
-static pthread_t spawn(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-	if (pthread_create(&t, NULL, fn, arg) != 0)
-		abort();
-	return t;
-}
-
-static void *join(pthread_t t)
-{
-	void *ret;
-	if (pthread_join(t, &ret) != 0)
-		abort();
-	return ret;
-}
 
 /* Fewer rounds under a sanitizer-slowed build. */
-static int scaled(int n, int n_tsan) { return under_tsan() ? n_tsan : n; }
-
-static int load_int(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
 /* Waits (sleeping) until *p >= v. */
 static void wait_int(const int *p, int v)

@@ -12,7 +12,6 @@
 
 static uint64_t state(gs_sem_t *s) { return __atomic_load_n(&s->state_, __ATOMIC_ACQUIRE); }
 
-static int scaled(int normal, int tsan) { return under_tsan() ? tsan : normal; }
 
 /* --- looking into the queue ------------------------------------------------- */
 

@@ -13,19 +13,7 @@
 
 #include <gosync/time.h>
 
-static pthread_t spawn(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-	if (pthread_create(&t, NULL, fn, arg) != 0)
-		abort();
-	return t;
-}
 
-static void join(pthread_t t)
-{
-	if (pthread_join(t, NULL) != 0)
-		abort();
-}
 
 static int64_t scaled_ns(int64_t n, int64_t n_tsan) { return under_tsan() ? n_tsan : n; }
 

@@ -19,24 +19,7 @@
 
 #include "park.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-#ifndef ASAN_BUILD
-#define ASAN_BUILD 0
-#endif
 
-/* Sanitized builds run fewer rounds: TSan slows everything by 5-20x. */
-static int scaled(int normal, int tsan)
-{
-	if (under_tsan())
-		return tsan;
-	return ASAN_BUILD ? (normal + tsan) / 2 : normal;
-}
 
 /* The state layout of src/waitgroup.c. */
 static uint64_t state(gs_waitgroup_t *wg) { return __atomic_load_n(&wg->state_, __ATOMIC_RELAXED); }
@@ -44,31 +27,9 @@ static int32_t counter_of(uint64_t s) { return (int32_t)(uint32_t)(s >> 32); }
 static uint32_t waiters_of(uint64_t s) { return (uint32_t)s; }
 static uint64_t make_state(int32_t c, uint32_t w) { return (uint64_t)(uint32_t)c << 32 | w; }
 
-static int load_int(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
-static pthread_t spawn(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-	if (pthread_create(&t, NULL, fn, arg) != 0)
-		abort();
-	return t;
-}
 
-static void join(pthread_t t)
-{
-	if (pthread_join(t, NULL) != 0)
-		abort();
-}
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
 
 /* Waits (at most 10 s) until the wait group counts `n` waiters. */
 static bool wait_waiters(gs_waitgroup_t *wg, uint32_t n)
