@@ -68,7 +68,7 @@
  *
  * Spinning (DESIGN.md §3 rule 3). Only in normal mode while the mutex is held, only
  * when more than one CPU is usable (sched_getaffinity), only while fewer than
- * usable-1 threads of the process are spinning (on any mutex: the budget is CPUs),
+ * usable-1 threads of the process are spinning (on any gosync lock: src/spin.c),
  * and for at most GS_SPIN_NS per wait (reset when a waiter is woken). Go spins 4 × 30
  * PAUSEs; a PAUSE costs ~130 ns on the KVM guests we measure on (pause-loop exiting)
  * against ~10 ns on bare metal, which turned Go's budget into 16 µs of burnt CPU,
