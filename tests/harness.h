@@ -161,10 +161,10 @@ static inline uint64_t xorshift(uint64_t *s)
 	return *s = x;
 }
 
-/* Waits (at most 10 s) until thread `tid` sleeps in park: a FUTEX_WAIT_BITSET on a
- * private word whose expected value is 0 — a waiter record's wake word (bucket-lock
- * sleeps expect 2). Returns false on timeout. Without /proc, falls back to a sleep. */
-static inline bool wait_parked(pid_t tid)
+/* Waits (at most 10 s) until thread `tid` sleeps in FUTEX_WAIT_BITSET (private) on a
+ * word it expects to hold `expected`, as the kernel shows its current system call.
+ * Returns false on timeout. Without /proc, falls back to a sleep. */
+static inline bool wait_futex_sleeper(pid_t tid, unsigned long expected)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
@@ -181,11 +181,15 @@ static inline bool wait_parked(pid_t tid)
 		long nr;
 		unsigned long addr, op, val;
 		if (ok && sscanf(line, "%ld %lx %lx %lx", &nr, &addr, &op, &val) == 4 &&
-		    nr == SYS_futex && op == (FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG) && val == 0)
+		    nr == SYS_futex && op == (FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG) && val == expected)
 			return true;
 		sleep_ns(200 * GS_USEC);
 	}
 	return false;
 }
+
+/* Thread `tid` sleeps in park: on a waiter record's wake word, which it expects 0
+ * (a sleeper on a contended bucket lock expects 2: wait_futex_sleeper(tid, 2)). */
+static inline bool wait_parked(pid_t tid) { return wait_futex_sleeper(tid, 0); }
 
 #endif

@@ -526,30 +526,6 @@ static void bucket_hold_end(struct bucket_hold *h)
 	join(h->thread);
 }
 
-/* True once thread tid sleeps on a futex expecting 2: a contended bucket lock. */
-static bool wait_bucket_sleeper(pid_t tid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	int64_t give_up = gs_now() + 10 * GS_SEC;
-
-	while (gs_now() < give_up) {
-		FILE *f = fopen(path, "r");
-		if (!f) {
-			sleep_ns(50 * GS_MSEC);
-			return true;
-		}
-		bool ok = fgets(line, sizeof line, f) != NULL;
-		fclose(f);
-		long nr;
-		unsigned long addr, op, val;
-		if (ok && sscanf(line, "%ld %lx %lx %lx", &nr, &addr, &op, &val) == 4 &&
-		    nr == SYS_futex && val == 2)
-			return true;
-		sleep_ns(200 * GS_USEC);
-	}
-	return false;
-}
 
 struct doner {
 	gs_waitgroup_t *wg;
@@ -586,7 +562,7 @@ static void test_add_overtakes_last_done(void **st)
 	pthread_t dt = spawn(doner_fn, &d);
 	while (!load_int(&d.tid))
 		sleep_ns(50 * GS_USEC);
-	assert_true(wait_bucket_sleeper(load_int(&d.tid)));
+	assert_true(wait_futex_sleeper(load_int(&d.tid), 2));
 	assert_int_equal(state(&wg), make_state(1, 1)); /* done has not decremented */
 	gs_waitgroup_add(&wg, 1);                        /* legal: counter is 1 */
 	assert_int_equal(state(&wg), make_state(2, 1));
@@ -625,7 +601,7 @@ static void test_deadline_meets_last_done(void **st)
 		pthread_t dt = spawn(doner_fn, &d);
 		while (!load_int(&d.tid))
 			sleep_ns(50 * GS_USEC);
-		assert_true(wait_bucket_sleeper(load_int(&d.tid)));
+		assert_true(wait_futex_sleeper(load_int(&d.tid), 2));
 		while (gs_now() < w.deadline + (i % 3) * GS_MSEC)
 			sleep_ns(GS_MSEC); /* the waiter's futex times out; it queues on the lock */
 		bucket_hold_end(&h);
