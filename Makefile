@@ -56,7 +56,7 @@ export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 # Debian packages a target needs: installed when run as root, else the apt-get line
 # is printed and make stops.
 CHECK_PKGS := gcc g++ clang make pkg-config libcmocka-dev liburcu-dev
-BENCH_PKGS := gcc g++ make pkg-config valgrind libnsync-dev liburcu-dev
+BENCH_PKGS := gcc g++ make pkg-config valgrind libnsync-dev liburcu-dev golang-go gnuplot-nox libabsl-dev
 define need_pkgs
 	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

@@ -1,6 +1,6 @@
 # gosync benchmark — plain GNU make, run from the repository root.
 #
-#   make bench            full run (5 rounds, ~7 minutes on 2 CPUs)
+#   make bench            full run (5 rounds, ~9 minutes on 2 CPUs)
 #   make bench QUICK=1    short run (3 rounds, under 2 minutes)
 #
 # The top-level Makefile builds $(B)/libgosync.a first and then runs this file.
@@ -9,6 +9,8 @@
 # waitgroup, once, semaphore). bench/run.sh drives them round-robin and summarises;
 # results go to bench/results/{mutex,sync}.csv (raw, one row per round and metric)
 # and bench/results/{mutex,sync}.md (the summary tables).
+# The Go peer (bench/go/, Go's own sync package) is one binary under three names,
+# bench_{mutex,sync,value}_go, built with `go build` when a Go toolchain is found.
 
 B     ?= build
 QUICK ?=
@@ -65,3 +67,54 @@ build: $(patsubst %,$(OUT)/bench_value_%,$(VALUE_IMPLS))
 $(OUT)/bench_value_%: bench/bench_value.c bench/bench.mk $(B)/libgosync.so
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DIMPL_$* $< -o $@ $(VLIBS_$*) -pthread
+
+# The Go peer: bench/go/main.go, standard library only, built off the network into
+# $(OUT)/bench_go and hard-linked as bench_mutex_go, bench_sync_go, bench_value_go
+# (the program reads its own name). No Go toolchain: a note, and run.sh runs without
+# the go rows.
+GO        ?= $(shell command -v go 2>/dev/null)
+GOCACHE   ?= $(CURDIR)/$(B)/gocache
+GO_NAMES  := $(patsubst %,$(OUT)/bench_%_go,mutex sync value)
+
+ifneq ($(GO),)
+build: $(GO_NAMES)
+
+$(OUT)/bench_go: bench/go/main.go bench/go/nanotime.s bench/go/go.mod bench/bench.mk
+	@mkdir -p $(@D)
+	cd bench/go && GOCACHE="$(GOCACHE)" GOFLAGS=-mod=mod GOPROXY=off $(GO) build -o "$(CURDIR)/$@" .
+
+$(GO_NAMES): $(OUT)/bench_go
+	ln -f $< $@
+else
+build: go-missing
+
+.PHONY: go-missing
+go-missing:
+	@echo "note: no 'go' in PATH: the Go peer (bench/go) is skipped (Debian: apt-get install golang-go)"
+	@rm -f $(OUT)/bench_go $(GO_NAMES)
+endif
+
+# Abseil's absl::Mutex (Debian libabsl-dev) for the mutex rows: bench/bench_mutex.c
+# with -DIMPL_absl, linked with the extern "C" adapter bench/absl_mutex.cc. Without
+# pkg-config's absl_synchronization: a note, and run.sh runs without the absl rows.
+ABSL_CFLAGS := $(shell pkg-config --cflags absl_synchronization 2>/dev/null)
+ABSL_LIBS   := $(shell pkg-config --libs absl_synchronization 2>/dev/null)
+
+ifneq ($(ABSL_LIBS),)
+build: $(OUT)/bench_mutex_absl
+
+$(OUT)/absl_mutex.o: bench/absl_mutex.cc bench/bench.mk
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror $(ABSL_CFLAGS) -c $< -o $@
+
+$(OUT)/bench_mutex_absl: bench/bench_mutex.c $(OUT)/absl_mutex.o bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DIMPL_absl $< $(OUT)/absl_mutex.o -o $@ $(ABSL_LIBS) -lstdc++ -pthread
+else
+build: absl-missing
+
+.PHONY: absl-missing
+absl-missing:
+	@echo "note: pkg-config knows no absl_synchronization: the absl rows are skipped (Debian: apt-get install libabsl-dev)"
+	@rm -f $(OUT)/bench_mutex_absl
+endif

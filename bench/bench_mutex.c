@@ -1,8 +1,9 @@
 /* bench_mutex — one mutex benchmark, compiled once per implementation.
  *
  * Build with exactly one of -DIMPL_gosync, -DIMPL_glibc, -DIMPL_adaptive, -DIMPL_nsync,
- * -DIMPL_mutex3, -DIMPL_floor. Each binary runs one workload per invocation, so every
- * implementation and every measurement lives in its own process:
+ * -DIMPL_absl (linked with bench/absl_mutex.cc), -DIMPL_mutex3, -DIMPL_floor. Each
+ * binary runs one workload per invocation, so every implementation and every
+ * measurement lives in its own process:
  *
  *   bench_mutex_<impl> uncontended ITERS REPS     (a) ns per lock+unlock pair, best rep
  *   bench_mutex_<impl> contended THREADS MS       (b) throughput, fairness, acquire latency
@@ -82,6 +83,22 @@ static void lk_init(lock_t *l) { nsync_mu_init(l); }
 static inline void lk_lock(lock_t *l) { nsync_mu_lock(l); }
 static inline void lk_unlock(lock_t *l) { nsync_mu_unlock(l); }
 
+#elif defined(IMPL_absl)
+/* Abseil's absl::Mutex, through the extern "C" adapter bench/absl_mutex.cc (opaque
+ * storage here, placement new there): one call per lock and per unlock, like the
+ * other libraries. */
+#define IMPL_NAME "absl"
+#define BENCH_ABSL_STORAGE 64 /* keep in sync with bench/absl_mutex.cc */
+typedef struct {
+	_Alignas(16) unsigned char b[BENCH_ABSL_STORAGE];
+} lock_t;
+void bench_absl_init(void *p);
+void bench_absl_lock(void *p);
+void bench_absl_unlock(void *p);
+static void lk_init(lock_t *l) { bench_absl_init(l->b); }
+static inline void lk_lock(lock_t *l) { bench_absl_lock(l->b); }
+static inline void lk_unlock(lock_t *l) { bench_absl_unlock(l->b); }
+
 #elif defined(IMPL_mutex3)
 /* Drepper, "Futexes Are Tricky", mutex3: 0 free, 1 locked, 2 locked with
  * (possible) sleepers. No spinning, no fairness: the classic futex baseline. */
@@ -142,7 +159,7 @@ static NOINLINE void lk_lock(lock_t *l)
 static NOINLINE void lk_unlock(lock_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
 #else
-#error "define one of IMPL_gosync IMPL_glibc IMPL_adaptive IMPL_nsync IMPL_mutex3 IMPL_floor"
+#error "define one of IMPL_gosync IMPL_glibc IMPL_adaptive IMPL_nsync IMPL_absl IMPL_mutex3 IMPL_floor"
 #endif
 
 /* What the workloads call. The empty asm with a memory clobber keeps the compiler from

@@ -5,10 +5,15 @@
 #
 # Run from the repository root (bench/bench.mk does). POSIX sh + awk only.
 # Every measurement is its own process. Within a round, each workload configuration
-# runs every implementation back to back (mutex: gosync glibc adaptive nsync mutex3
-# [floor]; rest of sync: gosync glibc glibc_pw nsync barrier, where a binary without
-# the workload prints nothing), so neighbouring numbers saw the same machine; rounds
-# repeat that R times. Each round runs the mutex rows, then the rest-of-sync rows.
+# runs every implementation back to back (mutex: gosync glibc adaptive nsync absl
+# mutex3 go [floor]; rest of sync: gosync glibc glibc_pw nsync barrier go, where a binary
+# without the workload prints nothing), so neighbouring numbers saw the same machine;
+# rounds repeat that R times. Each round runs the mutex rows, then the rest-of-sync
+# rows, then the atomic-value rows. "go" is the Go peer (bench/go), "absl" Abseil's
+# absl::Mutex; each is left out with a note when its binaries were not built (no Go
+# toolchain, no libabsl-dev). After the summaries,
+# bench/plots.sh draws the PNGs and writes bench/results/report.md (gnuplot; skipped
+# with a note without it).
 set -eu
 
 bindir=${1:?usage: run.sh BINDIR}
@@ -24,20 +29,20 @@ else
 	S_ITERS=10000000; ONCE_ITERS=20000000; S_MS=1000; BC_REPS=500
 	cmdline="make bench"
 fi
-IMPLS="gosync glibc adaptive nsync mutex3 floor"
+IMPLS="gosync glibc adaptive nsync absl mutex3 go floor"
 THREADS="1 2 4 8 16 64"
 D_THREADS=30
 CG_N=200000 # callgrind: run (a) with N and 2N pairs; (I(2N) - I(N)) / N
 # Rest of sync (bench_sync.c): S_ITERS / ONCE_ITERS operations per one-thread run
 # (best of A_REPS), S_MS per throughput run, BC_REPS broadcasts per broadcast run.
-SYNC_IMPLS="gosync glibc glibc_pw nsync barrier"
+SYNC_IMPLS="gosync glibc glibc_pw nsync barrier go"
 RW_THREADS="2 8"
 RW_PERMILLE="10 100" # 1 % and 10 % writes
 BC_WAITERS="4 16"
 SEM_THREADS=4; SEM_CAP=2
 # The atomic value (bench_value.c): V_ITERS reads / stores per one-thread run (best of
 # A_REPS), S_MS per 1-writer + N-readers run.
-VALUE_IMPLS="gosync urcu urcu_sym rwlock rwmutex"
+VALUE_IMPLS="gosync urcu urcu_sym rwlock rwmutex go"
 V_READERS="1 2 4"
 
 resdir=bench/results
@@ -51,6 +56,20 @@ vcsv=$resdir/value.csv
 vmd=$resdir/value.md
 vtmp=$resdir/value.csv.tmp
 mkdir -p "$resdir"
+
+# The Go and Abseil peers are optional: without their binaries, run without their rows.
+drop() { # drop NAME LIST...: LIST without NAME
+	d=$1; shift
+	printf '%s\n' "$*" | awk -v d="$d" '{ for (i = 1; i <= NF; i++) if ($i != d) o = o (o == "" ? "" : " ") $i; print o }'
+}
+if ! [ -x "$bindir/bench_mutex_go" ] || ! [ -x "$bindir/bench_sync_go" ] || ! [ -x "$bindir/bench_value_go" ]; then
+	echo "note: $bindir/bench_*_go not built (no Go toolchain): running without the go rows" >&2
+	IMPLS=$(drop go $IMPLS); SYNC_IMPLS=$(drop go $SYNC_IMPLS); VALUE_IMPLS=$(drop go $VALUE_IMPLS)
+fi
+if ! [ -x "$bindir/bench_mutex_absl" ]; then
+	echo "note: $bindir/bench_mutex_absl not built (no libabsl-dev): running without the absl rows" >&2
+	IMPLS=$(drop absl $IMPLS)
+fi
 
 for i in $IMPLS; do
 	[ -x "$bindir/bench_mutex_$i" ] || { echo "missing $bindir/bench_mutex_$i" >&2; exit 1; }
@@ -135,6 +154,7 @@ if command -v valgrind >/dev/null 2>&1; then
 			awk '/Collected :/ { print $NF }'
 	}
 	for i in $IMPLS; do
+		[ "$i" = go ] && continue # callgrind counts are for the C implementations
 		i1=$(cg "$i" "$CG_N"); i2=$(cg "$i" $((CG_N * 2)))
 		if [ -n "$i1" ] && [ -n "$i2" ]; then
 			awk -v a="$i1" -v b="$i2" -v n="$CG_N" -v i="$i" \
@@ -151,6 +171,7 @@ if command -v valgrind >/dev/null 2>&1; then
 	for wm in rwunc:instr_rlock_pair once:instr_once_call semunc:instr_sem_pair; do
 		w=${wm%%:*}; m=${wm#*:}
 		for i in $SYNC_IMPLS; do
+			[ "$i" = go ] && continue
 			[ -n "$("$bindir/bench_sync_$i" "$w" 1000 1)" ] || continue
 			i1=$(scg "$i" "$w" "$CG_N"); i2=$(scg "$i" "$w" $((CG_N * 2)))
 			if [ -n "$i1" ] && [ -n "$i2" ]; then
@@ -199,4 +220,7 @@ awk -f bench/stats.awk -f bench/summarize_sync.awk "$scsv"
 awk -f bench/stats.awk -f bench/summarize_value.awk "$vcsv"
 echo "load average (1 5 15 min) before: $load0, after: $load1"
 echo "summary: $md $smd $vmd   raw: $csv $scsv $vcsv   ($elapsed s)"
+
+# Plots and the report (bench/plots.sh): gnuplot PNGs + bench/results/report.md.
+sh bench/plots.sh "$resdir" || echo "note: plots/report failed (the summaries above are complete)" >&2
 [ "$failures" -eq 0 ] || { echo "$failures runs failed" >&2; exit 1; }

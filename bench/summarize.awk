@@ -7,14 +7,14 @@
 # (bench/stats.awk). Then the goals of bench/README.md are checked on the medians.
 
 BEGIN {
-	nimpl = split("gosync glibc adaptive nsync mutex3 floor", IMPLS, " ")
+	nimpl = split("gosync glibc adaptive nsync absl mutex3 go floor", IMPLS, " ")
 	nthr = split("1 2 4 8 16 64", THREADS, " ")
 }
 
 # A miss whose min..max ranges overlap the target is flagged as within the noise.
 function verdict(met, overlap) { return met ? "MET" : (overlap ? "MISSED (ranges overlap: within round-to-round noise)" : "MISSED") }
 
-function label(impl) { return impl == "floor" ? "floor (not a lock)" : impl }
+function label(impl) { return impl == "floor" ? "floor (not a lock)" : impl == "go" ? "go (sync.Mutex)" : impl }
 
 END {
 	print "Cells are median (min..max) over " maxround " rounds; \"x glibc\" is the median of"
@@ -100,8 +100,8 @@ END {
 		T = THREADS[t]
 		if (!has("contended", T, "mops", "gosync")) continue
 		best = ""; bestim = ""
-		split("glibc adaptive nsync", peers, " ")
-		for (j = 1; j <= 3; j++) {
+		np = split("glibc adaptive nsync absl", peers, " ")
+		for (j = 1; j <= np; j++) {
 			v = stat("contended", T, "mops", peers[j], "med")
 			if (v != "" && (best == "" || v > best)) { best = v; bestim = peers[j] }
 		}
@@ -110,6 +110,14 @@ END {
 		printf "- (b) %2s threads: gosync %s Mops/s vs best peer %s %s (%+.0f%%); fairness %s vs glibc %s -> %s\n", T,
 			fmt(gv), bestim, fmt(best), best ? 100 * (gv / best - 1) : 0, fmt(gf), fmt(lf),
 			verdict(gv >= best && gf >= lf, stat("contended", T, "mops", "gosync", "max") >= stat("contended", T, "mops", bestim, "min") && stat("contended", T, "fairness", "gosync", "max") >= stat("contended", T, "fairness", "glibc", "min"))
+	}
+	# Not one of the README's goals (those compare C peers): gosync against Go's sync.Mutex.
+	for (t = 1; t <= nthr; t++) {
+		T = THREADS[t]
+		if (!has("contended", T, "mops", "gosync") || !has("contended", T, "mops", "go")) continue
+		gv = stat("contended", T, "mops", "gosync", "med"); ov = stat("contended", T, "mops", "go", "med")
+		printf "- (b) %2s threads vs Go's sync.Mutex (for information): gosync %s Mops/s, go %s (%+.0f%%)%s\n", T, fmt(gv), fmt(ov),
+			ov ? 100 * (gv / ov - 1) : 0, (gv >= ov) ? "" : ((stat("contended", T, "mops", "gosync", "max") >= stat("contended", T, "mops", "go", "min")) ? " (behind; ranges overlap)" : " (behind)")
 	}
 	wm = stat("lockskew", 2, "wait_max_us", "gosync", "med"); wx = stat("lockskew", 2, "wait_max_us", "gosync", "max")
 	printf "- (c) worst wait <= 2 ms: median over rounds %s us, worst round %s us (glibc median %s us) -> %s\n", fmt(wm), fmt(wx),

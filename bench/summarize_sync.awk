@@ -10,7 +10,7 @@
 # the best peer's, and whether the min..max ranges overlap (noise).
 
 BEGIN {
-	nimpl = split("gosync glibc glibc_pw nsync barrier", IMPLS, " ")
+	nimpl = split("gosync glibc glibc_pw nsync barrier go", IMPLS, " ")
 }
 
 function cg(met, impl) { return ((("callgrind", 1, met, impl) in once) ? fmt(once["callgrind", 1, met, impl]) : "-") }
@@ -56,7 +56,8 @@ END {
 	print "### 1. RWMutex"
 	print ""
 	print "glibc = pthread_rwlock_t default kind (prefers readers); glibc_pw = kind"
-	print "PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP; nsync = nsync_mu (readers: nsync_mu_rlock)."
+	print "PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP; nsync = nsync_mu (readers: nsync_mu_rlock);"
+	print "go = Go's sync.RWMutex (goroutines, GOMAXPROCS = usable CPUs; fast paths inlined by Go's compiler)."
 	print ""
 	print "Uncontended rlock + read + runlock, 1 thread:"
 	print ""
@@ -119,7 +120,8 @@ END {
 
 	print "### 4. Once, fast path (after the first call)"
 	print ""
-	print "glibc = pthread_once; nsync = nsync_run_once."
+	print "glibc = pthread_once; nsync = nsync_run_once; go = sync.Once (its fast path, one atomic load, is"
+	print "inlined into the loop by Go's compiler; the C peers pay a call)."
 	print ""
 	simple("once_fast", 1, "ns_per_call", "ns per call", 1, "instr_once_call")
 

@@ -8,12 +8,13 @@
 # the implementation's (higher is better), the headline of the seeds' comparison.
 
 BEGIN {
-	nimpl = split("gosync urcu_bp urcu_bp_sym pthread_rwlock gs_rwmutex", IMPLS, " ")
+	nimpl = split("gosync urcu_bp urcu_bp_sym pthread_rwlock gs_rwmutex go", IMPLS, " ")
 	what["gosync"] = "gs_value (through libgosync.so)"
 	what["urcu_bp"] = "raw liburcu-bp, inline read side"
 	what["urcu_bp_sym"] = "raw liburcu-bp, out-of-line calls"
 	what["pthread_rwlock"] = "pthread_rwlock (glibc default)"
 	what["gs_rwmutex"] = "gs_rwmutex"
+	what["go"] = "Go atomic.Pointer (old versions left to the GC)"
 }
 
 function vcell(wl, thr, met, im) {

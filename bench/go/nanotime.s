@@ -1,0 +1,1 @@
+// Empty: lets main.go declare runtime.nanotime (go:linkname) without a body.
