@@ -14,6 +14,8 @@
 
 #include <gosync.h>
 
+#include "park.h"
+
 /* The state bits of src/mutex.c. */
 enum { LOCKED = 1u, WOKEN = 2u, STARVING = 4u, PARKED = 8u };
 
@@ -1001,7 +1003,49 @@ static void test_tsan_sees_races(void **st)
 	assert_null(strstr(r.err, "ThreadSanitizer"));
 }
 
+/* A forked child inherits a WOKEN set by a thread of the parent (a spinner, say) in a
+ * mutex the forking thread held; that thread does not exist in the child. The child's
+ * unlock must still wake the child's waiter (WOKEN carries the fork epoch). */
+static void *stale_woken_locker(void *arg)
+{
+	gs_mutex_t *m = arg;
+	int r = gs_mutex_lock_until(m, gs_now() + 3 * GS_SEC);
+	if (r == 0)
+		gs_mutex_unlock(m);
+	return (void *)(intptr_t)r;
+}
+
+static void scenario_fork_stale_woken(void)
+{
+	static gs_mutex_t m;
+	/* held by this thread, with WOKEN owned by some other thread of this process */
+	m.state_ = LOCKED | WOKEN | (gs__fork_epoch() & 3u) << 4;
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t t = spawn(stale_woken_locker, &m);
+		sleep_ns(100 * GS_MSEC); /* t queues behind the lock */
+		gs_mutex_unlock(&m);
+		_exit(join(t) == 0 && state(&m) == 0 ? 0 : 1);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
+}
+
+static void test_fork_stale_woken(void **st)
+{
+	(void)st;
+	struct scenario_result r;
+	scenario_run("fork_stale_woken", NULL, &r);
+	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
+		fprintf(stderr, "child status 0x%x, stderr:\n%s\n", r.status, r.err);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+}
+
 static const struct scenario scenarios[] = {
+	{ "fork_stale_woken", scenario_fork_stale_woken },
 	{ "unlock_elsewhere", scenario_unlock_elsewhere },
 	{ "unlock_unlocked", scenario_unlock_unlocked },
 	{ "unlock_twice", scenario_unlock_twice },
@@ -1028,6 +1072,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_storm_starving),
 		cmocka_unit_test(test_free_after_unlock),
 		cmocka_unit_test(test_tsan_sees_races),
+		cmocka_unit_test(test_fork_stale_woken),
 	};
 	return cmocka_run_group_tests_name("mutex", tests, NULL, NULL);
 }
