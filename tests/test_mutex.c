@@ -1019,7 +1019,8 @@ static void scenario_fork_stale_woken(void)
 {
 	static gs_mutex_t m;
 	/* held by this thread, with WOKEN owned by some other thread of this process */
-	m.state_ = LOCKED | WOKEN | (gs__fork_epoch() & 3u) << 4;
+	gs_mutex_lock(&m);
+	__atomic_fetch_or(&m.state_, WOKEN | (gs__fork_epoch() & 3u) << 4, __ATOMIC_RELAXED);
 	pid_t pid = fork();
 	if (pid == 0) {
 		pthread_t t = spawn(stale_woken_locker, &m);
