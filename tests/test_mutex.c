@@ -613,6 +613,18 @@ static void test_starvation_fifo(void **st)
 	assert_int_equal(state(&s.m), 0);
 }
 
+/* timed_fn on main's CPU at SCHED_IDLE: it runs only when main sleeps, so main's
+ * unlock-then-trylock always beats it (on another CPU it often won the race). */
+static cpu_set_t main_cpu;
+
+static void *idle_timed_fn(void *arg)
+{
+	struct sched_param none = { 0 };
+	pthread_setaffinity_np(pthread_self(), sizeof main_cpu, &main_cpu);
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+	return timed_fn(arg);
+}
+
 /* A starving waiter with a deadline that times out as the only waiter takes the
  * starvation bit with it. */
 static void test_starvation_timeout_clears(void **st)
@@ -621,12 +633,18 @@ static void test_starvation_timeout_clears(void **st)
 	static struct sv s;
 	struct timed tw;
 	bool tested = false;
+	cpu_set_t saved;
+
+	pthread_getaffinity_np(pthread_self(), sizeof saved, &saved);
+	CPU_ZERO(&main_cpu);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &main_cpu);
+	pthread_setaffinity_np(pthread_self(), sizeof main_cpu, &main_cpu);
 
 	for (int attempt = 0; attempt < 50 && !tested; attempt++) {
 		memset(&s, 0, sizeof s);
 		gs_mutex_lock(&s.m);
 		tw = (struct timed){ .m = &s.m, .deadline = gs_now() + 300 * GS_MSEC };
-		pthread_t t = spawn(timed_fn, &tw);
+		pthread_t t = spawn(idle_timed_fn, &tw);
 		assert_true(wait_state(&s.m, PARKED, PARKED));
 		sleep_ns(2 * GS_MSEC);
 		gs_mutex_unlock(&s.m);
@@ -656,6 +674,7 @@ static void test_starvation_timeout_clears(void **st)
 		assert_int_equal(state(&s.m), 0);
 		tested = true;
 	}
+	pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
 	assert_true(tested);
 }
 
