@@ -19,6 +19,7 @@ struct acquirer {
 	int64_t deadline;
 	int id;
 	int *order, *order_len;
+	bool idle;
 	int result;
 	int done;
 	pthread_t thread;
@@ -26,9 +27,26 @@ struct acquirer {
 
 static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* An acquirer with `idle` set runs on main_cpu at SCHED_IDLE: only when main sleeps,
+ * so main deterministically wins a race against it. */
+static cpu_set_t main_cpu;
+
+static void pin_main(cpu_set_t *saved)
+{
+	pthread_getaffinity_np(pthread_self(), sizeof *saved, saved);
+	CPU_ZERO(&main_cpu);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &main_cpu);
+	pthread_setaffinity_np(pthread_self(), sizeof main_cpu, &main_cpu);
+}
+
 static void *acquirer_main(void *arg)
 {
 	struct acquirer *a = arg;
+	if (a->idle) {
+		struct sched_param none = { 0 };
+		pthread_setaffinity_np(pthread_self(), sizeof main_cpu, &main_cpu);
+		pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+	}
 	a->result = gs__sema_acquire(a->key, a->lifo, CLOCK_MONOTONIC,
 				     a->deadline ? a->deadline : INT64_MAX);
 	if (a->order) {
@@ -118,11 +136,15 @@ static void test_lost_race_requeues_at_head(void **state)
 	(void)state;
 	static int key;
 	int steals = 0;
+	cpu_set_t saved;
 
+	/* The woken waiter must lose to main's acquire: it runs only when main sleeps
+	 * (on another CPU it often won every race and the barging path went untested). */
+	pin_main(&saved);
 	for (int i = 0; i < 20; i++) {
 		int order[2], len = 0;
-		struct acquirer a = { .key = &key, .id = 0, .order = order, .order_len = &len };
-		struct acquirer b = { .key = &key, .id = 1, .order = order, .order_len = &len };
+		struct acquirer a = { .key = &key, .id = 0, .order = order, .order_len = &len, .idle = true };
+		struct acquirer b = { .key = &key, .id = 1, .order = order, .order_len = &len, .idle = true };
 		start_and_settle(&a);
 		start_and_settle(&b);
 		gs__sema_release(&key, false);
@@ -144,7 +166,8 @@ static void test_lost_race_requeues_at_head(void **state)
 		assert_int_equal(order[0], 0);
 		assert_int_equal(acquire_now(&key), ETIMEDOUT);
 	}
-	assert_true(steals > 0); /* the barging path was exercised */
+	pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+	assert_int_equal(steals, 20); /* the barging path was exercised every time */
 }
 
 static void test_fifo_order(void **state)
