@@ -102,6 +102,15 @@ static inline void assert_died_with(const struct scenario_result *r, const char 
 	assert_non_null(strstr(r->err, line));
 }
 
+/* The child exited normally with `code`; otherwise its stderr is shown. */
+static inline void assert_exited_with(const struct scenario_result *r, int code)
+{
+	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != code)
+		fprintf(stderr, "child status 0x%x (wanted exit %d), stderr:\n%s\n", r->status, code, r->err);
+	assert_true(WIFEXITED(r->status));
+	assert_int_equal(WEXITSTATUS(r->status), code);
+}
+
 /* True when this binary runs under ThreadSanitizer. */
 extern void __tsan_acquire(void *addr) __attribute__((weak));
 static inline int under_tsan(void) { return __tsan_acquire != NULL; }

@@ -388,10 +388,7 @@ static void test_unlock_elsewhere(void **st)
 	(void)st;
 	static struct scenario_result r;
 	scenario_run("unlock_elsewhere", tsan_env_mutex_bugs_off, &r);
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-		print_child("unlock_elsewhere", &r);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 	assert_null(strstr(r.err, "ThreadSanitizer"));
 }
 
@@ -1006,19 +1003,14 @@ static void test_tsan_sees_races(void **st)
 		if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 66 ||
 		    !strstr(r.err, "WARNING: ThreadSanitizer: data race"))
 			print_child("tsan_racy", &r);
-		assert_true(WIFEXITED(r.status));
-		assert_int_equal(WEXITSTATUS(r.status), 66);
+		assert_exited_with(&r, 66);
 		assert_non_null(strstr(r.err, "WARNING: ThreadSanitizer: data race"));
 	} else {
-		assert_true(WIFEXITED(r.status));
-		assert_int_equal(WEXITSTATUS(r.status), 0);
+		assert_exited_with(&r, 0);
 	}
 
 	scenario_run("tsan_locked", tsan_env_plain, &r);
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-		print_child("tsan_locked", &r);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 	assert_null(strstr(r.err, "ThreadSanitizer"));
 }
 
@@ -1058,10 +1050,7 @@ static void test_fork_stale_woken(void **st)
 	(void)st;
 	struct scenario_result r;
 	scenario_run("fork_stale_woken", NULL, &r);
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-		fprintf(stderr, "child status 0x%x, stderr:\n%s\n", r.status, r.err);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 }
 
 static const struct scenario scenarios[] = {

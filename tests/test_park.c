@@ -364,10 +364,7 @@ static void test_fork_child_gets_fresh_table(void **state)
 	(void)state;
 	struct scenario_result r;
 	scenario_run("fork_child_parks", NULL, &r);
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-		fprintf(stderr, "%s\n", r.err);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 }
 
 static const struct scenario scenarios[] = {

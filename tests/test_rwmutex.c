@@ -888,8 +888,7 @@ static void assert_child_ok(const char *name, const char *const *env)
 	scenario_run(name, env, &r);
 	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || strstr(r.err, "ThreadSanitizer"))
 		print_child(name, &r);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 	assert_null(strstr(r.err, "ThreadSanitizer"));
 }
 
@@ -1309,12 +1308,10 @@ static void test_tsan_read_locks(void **st)
 		if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 66 ||
 		    !strstr(r.err, "WARNING: ThreadSanitizer: data race"))
 			print_child("tsan_racy_readers", &r);
-		assert_true(WIFEXITED(r.status));
-		assert_int_equal(WEXITSTATUS(r.status), 66);
+		assert_exited_with(&r, 66);
 		assert_non_null(strstr(r.err, "WARNING: ThreadSanitizer: data race"));
 	} else {
-		assert_true(WIFEXITED(r.status));
-		assert_int_equal(WEXITSTATUS(r.status), 0);
+		assert_exited_with(&r, 0);
 	}
 }
 

@@ -580,10 +580,7 @@ static void test_fork_child_works(void **st)
 	static struct scenario_result r;
 
 	scenario_run("fork", NULL, &r);
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-		fprintf(stderr, "fork scenario status 0x%x, stderr:\n%s\n", r.status, r.err);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 }
 
 /* --- ThreadSanitizer: a use after unlock is reported, correct use is not --------- */
@@ -636,10 +633,7 @@ static void test_tsan_sees_use_after_unlock(void **st)
 	static struct scenario_result r;
 
 	scenario_run("tsan_correct", tsan_env_plain, &r);
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-		fprintf(stderr, "tsan_correct status 0x%x, stderr:\n%s\n", r.status, r.err);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 	assert_null(strstr(r.err, "ThreadSanitizer"));
 
 	if (!under_tsan())
@@ -648,8 +642,7 @@ static void test_tsan_sees_use_after_unlock(void **st)
 	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 66 ||
 	    !strstr(r.err, "WARNING: ThreadSanitizer"))
 		fprintf(stderr, "tsan_racy status 0x%x, stderr:\n%s\n", r.status, r.err);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 66);
+	assert_exited_with(&r, 66);
 	assert_non_null(strstr(r.err, "WARNING: ThreadSanitizer"));
 }
 

@@ -1091,10 +1091,7 @@ static void test_tsan_sees_waitgroup(void **st)
 	static struct scenario_result r;
 
 	scenario_run("tsan_ok", tsan_env_plain, &r);
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-		print_child("tsan_ok", &r);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_exited_with(&r, 0);
 	assert_null(strstr(r.err, "ThreadSanitizer"));
 
 	if (!under_tsan())
@@ -1106,10 +1103,7 @@ static void test_tsan_sees_waitgroup(void **st)
 		if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 66)
 			break;
 	}
-	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 66)
-		print_child("tsan_racy", &r);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 66);
+	assert_exited_with(&r, 66);
 	assert_non_null(strstr(r.err, "WARNING: ThreadSanitizer: data race"));
 }
 
