@@ -81,7 +81,10 @@ lib: $(B)/libgosync.a $(B)/libgosync.so
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) $(HEADERS) arch/$(ARCH)/gs_arch.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(B)/obj/once.o: ALL_CFLAGS += -fexceptions
+# pthread cancellation unwinds through these: once and park run cleanups on the way
+# (-fexceptions), futex.c is left from inside an asynchronously cancelled system call.
+$(B)/obj/once.o $(B)/obj/park.o: ALL_CFLAGS += -fexceptions
+$(B)/obj/futex.o: ALL_CFLAGS += -fasynchronous-unwind-tables
 
 $(B)/libgosync.a: $(LIB_OBJS)
 	rm -f $@

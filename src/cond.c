@@ -34,6 +34,17 @@
  * current waiters use; it is written by each waiter under the bucket lock and
  * re-checked there by signal and broadcast.
  *
+ * Foreign mutexes (gs_cond_wait_func: a mutex gosync does not own, e.g. one the pthread
+ * shim leaves to glibc) are released and re-taken through the caller's functions; such
+ * waiters record no mutex (mutex_ = 0) and are always woken, never moved.
+ *
+ * Cancellation (the _clock and _func forms are pthread cancellation points, park's
+ * `cancelled`): a cancelled waiter still queued leaves like a timed-out one; one that a
+ * notify had already dequeued or moved re-acquires the mutex as usual and then passes
+ * the signal on (one spurious wakeup for another waiter rather than a lost signal, as
+ * POSIX asks of pthread_cond_wait). Either way the mutex is held again before the
+ * unwinding reaches the program's cleanup handlers.
+ *
  * Memory order: the mutex does it. A waiter returns holding the mutex, so it sees
  * everything its signaller did before unlocking. waiters_ and mutex_ are relaxed,
  * ordered by the bucket lock.
@@ -48,9 +59,9 @@
 #include "park.h"
 #include "tsan_sync.h"
 
-/* Token for a waiter woken straight from the cond's queue (the mutex's own tokens,
+/* Tokens for a waiter woken straight from the cond's queue (the mutex's own tokens,
  * GS_MUTEX_TOKEN_*, reach waiters that were moved onto the mutex). */
-enum { TOKEN_SIGNALED = 0x100 };
+enum { TOKEN_SIGNALED = 0x100, TOKEN_BROADCAST = 0x101 };
 
 static inline gs_mutex_t *cond_mutex(const gs_cond_t *c)
 {
@@ -59,7 +70,11 @@ static inline gs_mutex_t *cond_mutex(const gs_cond_t *c)
 
 struct cond_waiter {
 	gs_cond_t *c;
-	gs_mutex_t *m;
+	gs_mutex_t *m;               /* NULL: a foreign mutex, released and re-taken by: */
+	void (*unlock)(void *arg);
+	int (*lock)(void *arg);      /* its nonzero result is the wait's (EOWNERDEAD) */
+	void *lock_arg;
+	int relocked;                /* what re-taking the mutex returned */
 };
 
 /* Under the cond's bucket lock: count ourselves in before releasing the mutex. */
@@ -75,7 +90,36 @@ static bool wait_validate(void *arg)
 static void wait_before_sleep(void *arg)
 {
 	struct cond_waiter *w = arg;
-	gs_mutex_unlock(w->m);
+
+	if (w->m)
+		gs_mutex_unlock(w->m);
+	else
+		w->unlock(w->lock_arg);
+}
+
+/* Takes the mutex again after park returned `how` with `token`. */
+static void relock(struct cond_waiter *w, enum gs__park_status how, uint64_t token)
+{
+	if (how == GS_PARK_UNPARKED)
+		gs__tsan_acquire(w->c); /* pairs with notify_cb's release */
+	if (!w->m)
+		w->relocked = w->lock(w->lock_arg);
+	else if (how == GS_PARK_UNPARKED && token != TOKEN_SIGNALED && token != TOKEN_BROADCAST)
+		gs__mutex_lock_requeued(w->m, token); /* moved onto m, woken by its unlock */
+	else
+		gs_mutex_lock(w->m);
+}
+
+static void notify(gs_cond_t *c, bool all);
+
+/* A cancel unwound the waiter out of its sleep (park settled the record). */
+static void wait_cancelled(void *arg, enum gs__park_status how, uint64_t token)
+{
+	struct cond_waiter *w = arg;
+
+	relock(w, how, token);
+	if (how == GS_PARK_UNPARKED && token != TOKEN_BROADCAST)
+		notify(w->c, false); /* the signal we took, for another waiter */
 }
 
 static void wait_timed_out(void *arg, bool others_remain)
@@ -86,34 +130,45 @@ static void wait_timed_out(void *arg, bool others_remain)
 	__atomic_fetch_sub(&w->c->waiters_, 1, __ATOMIC_RELAXED);
 }
 
+/* The one wait: every public form is this with its mutex, clock and cancellability. */
+static int wait(struct cond_waiter *w, clockid_t clock, int64_t deadline, bool cancel_point)
+{
+	struct gs__park_args a = {
+		.key = w->c, .validate = wait_validate, .before_sleep = wait_before_sleep,
+		.timed_out = wait_timed_out, .cancelled = cancel_point ? wait_cancelled : NULL,
+		.arg = w, .clock = clock, .deadline = deadline,
+	};
+	uint64_t token = 0;
+	enum gs__park_status how = gs__park(&a, &token);
+
+	if (how == GS_PARK_INVALID)
+		gs__internal_error("cond: waiter refused to park");
+	relock(w, how, token);
+	if (w->relocked)
+		return w->relocked;
+	return how == GS_PARK_TIMEDOUT ? ETIMEDOUT : 0;
+}
+
 int gs_cond_wait_until(gs_cond_t *c, gs_mutex_t *m, int64_t deadline)
 {
 	struct cond_waiter w = { .c = c, .m = m };
-	struct gs__park_args a = {
-		.key = c, .validate = wait_validate, .before_sleep = wait_before_sleep,
-		.timed_out = wait_timed_out, .arg = &w,
-		.clock = CLOCK_MONOTONIC, .deadline = deadline,
-	};
-	uint64_t token = 0;
-
-	switch (gs__park(&a, &token)) {
-	case GS_PARK_TIMEDOUT:
-		gs_mutex_lock(m);
-		return ETIMEDOUT;
-	case GS_PARK_UNPARKED:
-		gs__tsan_acquire(c); /* pairs with notify_cb's release */
-		if (token == TOKEN_SIGNALED)
-			gs_mutex_lock(m);
-		else
-			gs__mutex_lock_requeued(m, token); /* moved onto m, woken by its unlock */
-		return 0;
-	case GS_PARK_INVALID:
-		break;
-	}
-	gs__internal_error("cond: waiter refused to park");
+	return wait(&w, CLOCK_MONOTONIC, deadline, false);
 }
 
 void gs_cond_wait(gs_cond_t *c, gs_mutex_t *m) { (void)gs_cond_wait_until(c, m, GS_NO_DEADLINE); }
+
+int gs_cond_wait_clock(gs_cond_t *c, gs_mutex_t *m, clockid_t clock, int64_t deadline)
+{
+	struct cond_waiter w = { .c = c, .m = m };
+	return wait(&w, clock, deadline, true);
+}
+
+int gs_cond_wait_func(gs_cond_t *c, void (*unlock)(void *arg), int (*lock)(void *arg),
+		      void *arg, clockid_t clock, int64_t deadline)
+{
+	struct cond_waiter w = { .c = c, .unlock = unlock, .lock = lock, .lock_arg = arg };
+	return wait(&w, clock, deadline, true);
+}
 
 struct notify {
 	gs_cond_t *c;
@@ -133,7 +188,7 @@ static enum gs__requeue_op notify_validate(void *arg)
 		n->stale_mutex = true; /* the waiters changed mutex: lock the right bucket */
 		return GS_REQUEUE_ABORT;
 	}
-	if (gs__mutex_mark_parked_if_locked(n->m))
+	if (n->m && gs__mutex_mark_parked_if_locked(n->m))
 		return n->all ? GS_REQUEUE_ALL : GS_REQUEUE_ONE;
 	return n->all ? GS_REQUEUE_UNPARK_ALL : GS_REQUEUE_UNPARK_ONE;
 }
@@ -146,7 +201,7 @@ static uint64_t notify_cb(void *arg, struct gs__unpark_result r)
 	/* TSan: a moved waiter is woken later from inside a mutex unlock, where TSan
 	 * ignores synchronization; hand our accesses to the cond over explicitly. */
 	gs__tsan_release(n->c);
-	return TOKEN_SIGNALED;
+	return n->all ? TOKEN_BROADCAST : TOKEN_SIGNALED;
 }
 
 static void notify(gs_cond_t *c, bool all)

@@ -8,10 +8,18 @@
  *
  * EAGAIN (the word no longer held `expected`) and EINTR (a signal handler ran) both
  * mean "re-check and go round again" to a caller, so they become 0 here; only the
- * _intr form reports EINTR, for sem_wait's POSIX contract. */
+ * _intr form reports EINTR, for sem_wait's POSIX contract.
+ *
+ * Cancellation. pthread_cancel of a thread with deferred cancellation only sets a flag;
+ * it interrupts a sleeping thread only if that thread enabled asynchronous cancellation,
+ * which is how glibc makes its blocking calls cancellation points. The _cancel form
+ * does the same around the system call alone. This file is built with asynchronous
+ * unwind tables, so the unwinder can leave it from any instruction; the callers' cleanups
+ * (compiled with -fexceptions) see their frame at the call to it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -59,6 +67,18 @@ int gs__futex_wait_intr(const uint32_t *word, uint32_t expected, clockid_t clock
 			int64_t deadline)
 {
 	return wait_bitset(word, expected, clock, deadline);
+}
+
+int gs__futex_wait_cancel(const uint32_t *word, uint32_t expected, clockid_t clock,
+			  int64_t deadline)
+{
+	int type, r;
+
+	/* A cancel already pending acts inside this call. */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
+	r = wait_bitset(word, expected, clock, deadline);
+	pthread_setcanceltype(type, &type);
+	return r == EINTR ? 0 : r;
 }
 
 void gs__futex_wake(const uint32_t *word, int n)

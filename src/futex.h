@@ -18,9 +18,18 @@ GS_HIDDEN int gs__futex_wait(const uint32_t *word, uint32_t expected,
 /* As gs__futex_wait, but reports a signal's interruption as EINTR (sem_wait). */
 GS_HIDDEN int gs__futex_wait_intr(const uint32_t *word, uint32_t expected,
 				  clockid_t clock, int64_t deadline);
+/* As gs__futex_wait, but a pthread cancellation point: asynchronous cancellation is
+ * enabled for the system call only (glibc's own cancellation points do the same), so
+ * a cancel acts while we sleep and unwinds from here into the caller's cleanup; the
+ * caller's frame is then always at this call. */
+GS_HIDDEN int gs__futex_wait_cancel(const uint32_t *word, uint32_t expected,
+				    clockid_t clock, int64_t deadline);
 /* Wakes up to n threads sleeping on word. A stale wake is harmless: every sleeper
  * re-checks its condition. */
 GS_HIDDEN void gs__futex_wake(const uint32_t *word, int n);
+
+/* Now on `clock` (CLOCK_MONOTONIC or CLOCK_REALTIME), in ns; src/time.c. */
+GS_HIDDEN int64_t gs__clock_now(clockid_t clock);
 
 /* Gives the CPU away for a moment. */
 GS_HIDDEN void gs__yield(void);

@@ -222,12 +222,12 @@ static uint32_t spin(struct locker *l, uint32_t s, int64_t *spin_end)
 /* The lock loop. `woken_token`: 0, or the token with which the caller was just
  * unparked from m's queue (a requeued cond waiter): it requeues at the head, and owns
  * WOKEN if the token says so. */
-static int lock_loop(gs_mutex_t *m, int64_t deadline, uint64_t woken_token)
+static int lock_loop(gs_mutex_t *m, clockid_t clock, int64_t deadline, uint64_t woken_token)
 {
 	struct locker l = { .m = m, .awoke = woken_token == TOKEN_RETRY };
 	struct gs__park_args a = {
 		.key = m, .validate = lock_validate, .timed_out = lock_timed_out, .arg = &l,
-		.at_head = woken_token != 0, .clock = CLOCK_MONOTONIC, .deadline = deadline,
+		.at_head = woken_token != 0, .clock = clock, .deadline = deadline,
 	};
 	int64_t wait_start = woken_token ? gs_now() : 0;
 	int64_t spin_end = 0;
@@ -241,7 +241,7 @@ static int lock_loop(gs_mutex_t *m, int64_t deadline, uint64_t woken_token)
 				return 0; /* acquire: pairs with the release that freed it */
 			continue;
 		}
-		if (deadline != GS_NO_DEADLINE && gs_now() >= deadline) {
+		if (deadline != GS_NO_DEADLINE && gs__clock_now(clock) >= deadline) {
 			/* Held, and out of time: no spin, no queueing (which could take a
 			 * wake meant for a real waiter). Give WOKEN back while LOCKED is
 			 * set — its holder's unlock will wake a waiter — or, if the lock
@@ -282,7 +282,10 @@ static int lock_loop(gs_mutex_t *m, int64_t deadline, uint64_t woken_token)
 	}
 }
 
-static int lock_slow(gs_mutex_t *m, int64_t deadline) { return lock_loop(m, deadline, 0); }
+static int lock_slow(gs_mutex_t *m, clockid_t clock, int64_t deadline)
+{
+	return lock_loop(m, clock, deadline, 0);
+}
 
 bool gs__mutex_mark_parked_if_locked(gs_mutex_t *m)
 {
@@ -298,7 +301,7 @@ void gs__mutex_lock_requeued(gs_mutex_t *m, uint64_t token)
 {
 	gs__tsan_pre_lock(m, 0);
 	if (token != TOKEN_HANDOFF)
-		(void)lock_loop(m, GS_NO_DEADLINE, token);
+		(void)lock_loop(m, CLOCK_MONOTONIC, GS_NO_DEADLINE, token);
 	/* on handoff we own it; we waited on m only since the requeue, so we do not
 	 * count as starving: leave starvation mode as a short waiter would */
 	else
@@ -351,28 +354,42 @@ static void unlock_slow(gs_mutex_t *m, uint32_t s)
 /* The public calls check once whether a TSan runtime is present and, if so, take an
  * annotated out-of-line copy; the plain path stays a CAS and a return. */
 
-static __attribute__((noinline, cold)) int lock_until_tsan(gs_mutex_t *m, int64_t deadline)
+static __attribute__((noinline, cold)) int lock_until_tsan(gs_mutex_t *m, clockid_t clock,
+							    int64_t deadline)
 {
 	unsigned flags = deadline == GS_NO_DEADLINE ? 0 : GS_TSAN_TRY_LOCK;
 	int r = 0;
 
 	gs__tsan_pre_lock(m, flags);
 	if (!lock_fast(m))
-		r = lock_slow(m, deadline);
+		r = lock_slow(m, clock, deadline);
 	gs__tsan_post_lock(m, flags, r == 0);
 	return r;
 }
 
-static inline int lock_until(gs_mutex_t *m, int64_t deadline)
+static inline int lock_until(gs_mutex_t *m, clockid_t clock, int64_t deadline)
 {
 	if (gs__tsan_on())
-		return lock_until_tsan(m, deadline);
-	return lock_fast(m) ? 0 : lock_slow(m, deadline);
+		return lock_until_tsan(m, clock, deadline);
+	return lock_fast(m) ? 0 : lock_slow(m, clock, deadline);
 }
 
-int gs_mutex_lock_until(gs_mutex_t *m, int64_t deadline) { return lock_until(m, deadline); }
+int gs_mutex_lock_clock(gs_mutex_t *m, clockid_t clock, int64_t deadline)
+{
+	return lock_until(m, clock, deadline);
+}
 
-void gs_mutex_lock(gs_mutex_t *m) { (void)lock_until(m, GS_NO_DEADLINE); }
+int gs_mutex_lock_until(gs_mutex_t *m, int64_t deadline)
+{
+	return lock_until(m, CLOCK_MONOTONIC, deadline);
+}
+
+void gs_mutex_lock(gs_mutex_t *m) { (void)lock_until(m, CLOCK_MONOTONIC, GS_NO_DEADLINE); }
+
+bool gs_mutex_is_locked(const gs_mutex_t *m)
+{
+	return (load(m) & LOCKED) != 0; /* a snapshot: orders nothing, pairs with nothing */
+}
 
 static inline bool trylock(gs_mutex_t *m)
 {

@@ -57,6 +57,14 @@
  * Memory order: bucket lock acquire (CAS/xchg) pairs with bucket unlock release
  * (xchg); wake's release store in wake_waiter pairs with the acquire load in gs__park.
  *
+ * Cancellation: a parker that asks for it sleeps in a pthread cancellation point. The
+ * cancel unwinds out of the futex call into a cleanup on gs__park's frame, where the
+ * record still lives, and the cleanup settles it exactly like the timeout path (leave
+ * the queue if still queued; else wait, uncancellably, for the wake the unparker owes
+ * us) before the primitive's cancelled() callback restores its own invariants — a
+ * cond waiter re-acquires its mutex and passes on a signal it consumed. The record
+ * is thus never left in a queue after its frame is gone.
+ *
  * fork: the child re-initialises the whole table from a pthread_atfork child handler
  * (the threads whose records were queued do not exist there) and advances
  * gs__fork_epoch, which primitives use to recognise marks left in their state words
@@ -243,10 +251,50 @@ static struct bucket *lock_bucket_of(struct gs__waiter *w)
 	}
 }
 
+/* The cleanup of a cancellable sleep: runs on every exit from the scope, acts only
+ * when a cancel unwinds us out of the futex wait. */
+struct sleeper {
+	struct gs__waiter *w;
+	const struct gs__park_args *a;
+	bool asleep;
+};
+
+static void wait_for_wake(struct gs__waiter *w)
+{
+	/* acquire: pairs with wake_waiter's release store */
+	while (__atomic_load_n(&w->wake, __ATOMIC_ACQUIRE) == 0)
+		gs__futex_wait(&w->wake, 0, CLOCK_MONOTONIC, INT64_MAX);
+}
+
+static void sleep_unwound(struct sleeper *sl)
+{
+	struct gs__waiter *w = sl->w;
+	const struct gs__park_args *a = sl->a;
+	enum gs__park_status how = GS_PARK_UNPARKED;
+
+	if (!sl->asleep)
+		return;
+	if (__atomic_load_n(&w->wake, __ATOMIC_ACQUIRE) == 0) {
+		struct bucket *b = lock_bucket_of(w);
+		if (w->queued && !w->requeued) {
+			dequeue(b, w);
+			if (a->timed_out)
+				a->timed_out(a->arg, has_waiter(b, a->key));
+			how = GS_PARK_TIMEDOUT;
+		}
+		bucket_unlock(b);
+		if (how == GS_PARK_UNPARKED)
+			wait_for_wake(w);
+	}
+	gs__tsan_acquire(w);
+	a->cancelled(a->arg, how, how == GS_PARK_UNPARKED ? w->unpark_token : 0);
+}
+
 enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_token)
 {
 	struct bucket *b = bucket_for(a->key);
 	struct gs__waiter w = { .key = a->key, .park_token = a->park_token };
+	struct sleeper sl __attribute__((cleanup(sleep_unwound))) = { .w = &w, .a = a };
 	int64_t deadline = a->deadline;
 
 	bucket_lock(b);
@@ -262,7 +310,15 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 
 	/* acquire: pairs with wake_waiter's release store */
 	while (__atomic_load_n(&w.wake, __ATOMIC_ACQUIRE) == 0) {
-		if (gs__futex_wait(&w.wake, 0, a->clock, deadline) != ETIMEDOUT)
+		int r;
+		if (a->cancelled) {
+			sl.asleep = true;
+			r = gs__futex_wait_cancel(&w.wake, 0, a->clock, deadline);
+			sl.asleep = false;
+		} else {
+			r = gs__futex_wait(&w.wake, 0, a->clock, deadline);
+		}
+		if (r != ETIMEDOUT)
 			continue;
 		b = lock_bucket_of(&w);
 		if (w.queued && !w.requeued) {

@@ -33,6 +33,13 @@ struct gs__park_args {
 	/* Under the bucket lock, after removing a timed-out waiter; others_remain tells
 	 * whether waiters for the same key are still queued. */
 	void (*timed_out)(void *arg, bool others_remain);
+	/* Non-NULL makes the sleep a pthread cancellation point. If a cancel unwinds the
+	 * parker, park first settles the record as a timeout would (still queued: leave
+	 * the queue and run timed_out; already dequeued or requeued: wait for the
+	 * unparker's wake, without deadline), then calls cancelled() with what that
+	 * gave (GS_PARK_TIMEDOUT, or GS_PARK_UNPARKED and its token), outside the bucket
+	 * lock, and lets the unwinding go on. */
+	void (*cancelled)(void *arg, enum gs__park_status how, uint64_t unpark_token);
 	void *arg;
 	uint64_t park_token;      /* shown to unpark filters (weight, kind, ...) */
 	bool at_head;             /* enqueue at the head (a woken waiter that lost) */

@@ -268,7 +268,7 @@ static uint32_t spin(gs_rwmutex_t *rw, uint64_t kind, uint32_t s, int64_t *spin_
 	return s;
 }
 
-static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, int64_t deadline)
+static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, clockid_t clock, int64_t deadline)
 {
 	struct waiter w = {
 		.rw = rw, .kind = kind,
@@ -276,9 +276,10 @@ static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, int64_t deadline)
 	};
 	struct gs__park_args a = {
 		.key = rw, .validate = wait_validate, .timed_out = wait_timed_out, .arg = &w,
-		.park_token = kind, .clock = CLOCK_MONOTONIC, .deadline = deadline,
+		.park_token = kind, .clock = clock, .deadline = deadline,
 	};
-	int64_t spin_end = deadline == GS_NO_DEADLINE || gs_now() < deadline ? 0 : INT64_MIN;
+	int64_t spin_end =
+		deadline == GS_NO_DEADLINE || gs__clock_now(clock) < deadline ? 0 : INT64_MIN;
 	uint32_t s = load(rw);
 
 	for (;;) {
@@ -335,18 +336,18 @@ static inline bool trylock(gs_rwmutex_t *rw)
 	return false;
 }
 
-static inline int rlock_until(gs_rwmutex_t *rw, int64_t deadline)
+static inline int rlock_until(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
 {
-	return tryrlock(rw) ? 0 : wait_slow(rw, KIND_READER, deadline);
+	return tryrlock(rw) ? 0 : wait_slow(rw, KIND_READER, clock, deadline);
 }
 
-static inline int lock_until(gs_rwmutex_t *rw, int64_t deadline)
+static inline int lock_until(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
 {
 	uint32_t s = 0;
 	/* acquire: pairs with the last release */
 	if (cas(rw, &s, WRITER, __ATOMIC_ACQUIRE))
 		return 0;
-	return wait_slow(rw, KIND_WRITER, deadline);
+	return wait_slow(rw, KIND_WRITER, clock, deadline);
 }
 
 static void runlock_slow(gs_rwmutex_t *rw)
@@ -395,20 +396,22 @@ static inline void unlock(gs_rwmutex_t *rw)
 
 /* TSan: the public calls take an annotated cold copy when the runtime is present. */
 
-static __attribute__((noinline, cold)) int rlock_until_tsan(gs_rwmutex_t *rw, int64_t deadline)
+static __attribute__((noinline, cold)) int rlock_until_tsan(gs_rwmutex_t *rw, clockid_t clock,
+							     int64_t deadline)
 {
 	unsigned f = GS_TSAN_READ_LOCK | (deadline == GS_NO_DEADLINE ? 0 : GS_TSAN_TRY_LOCK);
 	gs__tsan_pre_lock(rw, f);
-	int r = rlock_until(rw, deadline);
+	int r = rlock_until(rw, clock, deadline);
 	gs__tsan_post_lock(rw, f, r == 0);
 	return r;
 }
 
-static __attribute__((noinline, cold)) int lock_until_tsan(gs_rwmutex_t *rw, int64_t deadline)
+static __attribute__((noinline, cold)) int lock_until_tsan(gs_rwmutex_t *rw, clockid_t clock,
+							    int64_t deadline)
 {
 	unsigned f = deadline == GS_NO_DEADLINE ? 0 : GS_TSAN_TRY_LOCK;
 	gs__tsan_pre_lock(rw, f);
-	int r = lock_until(rw, deadline);
+	int r = lock_until(rw, clock, deadline);
 	gs__tsan_post_lock(rw, f, r == 0);
 	return r;
 }
@@ -433,14 +436,28 @@ static __attribute__((noinline, cold)) void unlock_tsan(gs_rwmutex_t *rw, bool r
 	gs__tsan_post_unlock(rw, f);
 }
 
+int gs_rwmutex_rlock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
+{
+	if (gs__tsan_on())
+		return rlock_until_tsan(rw, clock, deadline);
+	return rlock_until(rw, clock, deadline);
+}
+
+int gs_rwmutex_lock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
+{
+	if (gs__tsan_on())
+		return lock_until_tsan(rw, clock, deadline);
+	return lock_until(rw, clock, deadline);
+}
+
 int gs_rwmutex_rlock_until(gs_rwmutex_t *rw, int64_t deadline)
 {
-	return gs__tsan_on() ? rlock_until_tsan(rw, deadline) : rlock_until(rw, deadline);
+	return gs_rwmutex_rlock_clock(rw, CLOCK_MONOTONIC, deadline);
 }
 
 int gs_rwmutex_lock_until(gs_rwmutex_t *rw, int64_t deadline)
 {
-	return gs__tsan_on() ? lock_until_tsan(rw, deadline) : lock_until(rw, deadline);
+	return gs_rwmutex_lock_clock(rw, CLOCK_MONOTONIC, deadline);
 }
 
 void gs_rwmutex_rlock(gs_rwmutex_t *rw) { (void)gs_rwmutex_rlock_until(rw, GS_NO_DEADLINE); }

@@ -4,7 +4,8 @@
  * and sleeps; it re-acquires the mutex before returning, always — also on timeout.
  * signal wakes the longest-waiting waiter, broadcast every thread waiting at that
  * moment; a signal with nobody waiting is lost (a condition variable has no memory:
- * wait in a loop on your predicate). There are no spurious wakeups, and a waiter that
+ * wait in a loop on your predicate). There are no spurious wakeups (but for the one a
+ * cancelled POSIX-style waiter passes on, below), and a waiter that
  * gave up at its deadline never swallows a signal meant for another. All threads
  * waiting on a cond at the same time must use the same mutex. signal and broadcast
  * may be called with or without the mutex held; with it held, woken waiters are
@@ -32,6 +33,18 @@ GS_API void gs_cond_wait(gs_cond_t *c, gs_mutex_t *m);
 /* 0 if woken by signal/broadcast (also when that happens at the deadline), else
  * ETIMEDOUT; m is held again on return either way, even with a past deadline. */
 GS_API int gs_cond_wait_until(gs_cond_t *c, gs_mutex_t *m, int64_t deadline);
+
+/* POSIX-style waits, for code in the pthread world (the pthread shim is built on
+ * them). The deadline is in ns on `clock` (CLOCK_MONOTONIC or CLOCK_REALTIME; a step of
+ * CLOCK_REALTIME moves it), and the wait is a pthread cancellation point: a cancelled
+ * waiter re-acquires the mutex before the program's cleanup handlers run, and a
+ * signal it had already taken goes on to another waiter. */
+GS_API int gs_cond_wait_clock(gs_cond_t *c, gs_mutex_t *m, clockid_t clock, int64_t deadline);
+/* The same for a mutex that is not a gs_mutex_t: unlock(arg) releases it once the
+ * waiter is queued, lock(arg) re-takes it; a nonzero result of lock (EOWNERDEAD from a
+ * robust mutex) is returned by the wait. */
+GS_API int gs_cond_wait_func(gs_cond_t *c, void (*unlock)(void *arg), int (*lock)(void *arg),
+			     void *arg, clockid_t clock, int64_t deadline);
 GS_API void gs_cond_signal(gs_cond_t *c);
 GS_API void gs_cond_broadcast(gs_cond_t *c);
 

@@ -12,6 +12,7 @@
 
 #include <gosync/common.h>
 #include <gosync/time.h>
+#include <time.h>
 
 GS_BEGIN_DECLS
 
@@ -33,6 +34,15 @@ GS_API bool gs_mutex_trylock(gs_mutex_t *m);
 /* As gs_mutex_lock, but gives up at `deadline` (gs_now() time): 0 or ETIMEDOUT.
  * A free mutex is taken even when the deadline has passed. */
 GS_API int gs_mutex_lock_until(gs_mutex_t *m, int64_t deadline);
+
+/* As gs_mutex_lock_until, with the deadline in ns on `clock`: CLOCK_MONOTONIC (what
+ * gs_now reads) or CLOCK_REALTIME, where a step of the clock moves the deadline as it
+ * does for pthread_mutex_timedlock. */
+GS_API int gs_mutex_lock_clock(gs_mutex_t *m, clockid_t clock, int64_t deadline);
+/* Whether some thread holds m right now: a snapshot, for assertions and for callers
+ * (the pthread shim) that must answer an unlock of an unlocked mutex instead of
+ * failing. */
+GS_API bool gs_mutex_is_locked(const gs_mutex_t *m);
 
 GS_END_DECLS
 

@@ -15,6 +15,7 @@
 
 #include <gosync/common.h>
 #include <gosync/time.h>
+#include <time.h>
 
 GS_BEGIN_DECLS
 
@@ -36,6 +37,11 @@ GS_API bool gs_rwmutex_trylock(gs_rwmutex_t *rw);
 /* 0 or ETIMEDOUT at `deadline`; an available lock is taken even past the deadline. */
 GS_API int gs_rwmutex_rlock_until(gs_rwmutex_t *rw, int64_t deadline);
 GS_API int gs_rwmutex_lock_until(gs_rwmutex_t *rw, int64_t deadline);
+/* As the _until forms, with the deadline in ns on `clock`: CLOCK_MONOTONIC or
+ * CLOCK_REALTIME (a step of the clock moves the deadline, as for the pthread timed
+ * locks). */
+GS_API int gs_rwmutex_rlock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline);
+GS_API int gs_rwmutex_lock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline);
 
 GS_END_DECLS
 
