@@ -105,6 +105,31 @@ $(B)/stress_%: stress/stress_%.c $(B)/libgosync.a
 $(B)/example_%: examples/%.c $(B)/libgosync.a
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libgosync.a $(ALL_LDFLAGS)
 
+# --- the pthread shim --------------------------------------------------------
+# libgosync-pthread.so defines glibc's pthread mutex, cond, rwlock, semaphore, once and
+# barrier functions on gosync (shim/), for LD_PRELOAD or -lgosync-pthread. It links
+# against libgosync.so (one park table) and finds it next to itself ($$ORIGIN). It
+# carries its own copy of the stateless system-call layer (src/futex.c, src/fatal.c):
+# sem_post must be async-signal-safe, so the semaphore sleeps on its own futex word.
+# Sanitizer builds skip it: TSan and ASan intercept pthreads themselves.
+SHIM       := $(if $(SANITIZE),,$(B)/libgosync-pthread.so)
+SHIM_OBJS  := $(patsubst shim/%.c,$(B)/obj/shim/%.o,$(wildcard shim/*.c)) \
+              $(B)/obj/shim/sys_futex.o $(B)/obj/shim/sys_fatal.o
+
+$(B)/obj/shim/%.o: shim/%.c shim/shim.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fexceptions -Ishim -c $< -o $@
+$(B)/obj/shim/sys_%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fasynchronous-unwind-tables -c $< -o $@
+
+lib: $(SHIM)
+$(B)/libgosync-pthread.so: $(SHIM_OBJS) $(B)/libgosync.so
+	$(CC) -shared -Wl,-soname,libgosync-pthread.so.$(SOVERSION) -Wl,-z,nodelete \
+	  -Wl,-rpath,'$$ORIGIN' -o $@.$(VERSION) $(SHIM_OBJS) -L$(B) -lgosync -ldl $(ALL_LDFLAGS)
+	ln -sf libgosync-pthread.so.$(VERSION) $(B)/libgosync-pthread.so.$(SOVERSION)
+	ln -sf libgosync-pthread.so.$(VERSION) $@
+
 # --- tests -------------------------------------------------------------------
 
 check-deps:
