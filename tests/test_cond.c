@@ -1235,6 +1235,174 @@ static void test_producer_consumer_one_cond(void **st)
 	producer_consumer(true);
 }
 
+/* --- POSIX-style waits: clocks, cancellation, foreign mutexes ----------------------- */
+
+static void test_wait_clock_realtime_times_out_holding_mutex(void **st)
+{
+	(void)st;
+	gs_cond_t c = GS_COND_INIT;
+	gs_mutex_t m = GS_MUTEX_INIT;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gs_mutex_lock(&m);
+	int64_t deadline = (int64_t)now.tv_sec * GS_SEC + now.tv_nsec + 10 * GS_MSEC;
+	assert_int_equal(gs_cond_wait_clock(&c, &m, CLOCK_REALTIME, deadline), ETIMEDOUT);
+	assert_true(mstate(&m) & LOCKED);
+	assert_int_equal(nwaiters(&c), 0);
+	assert_int_equal(gs_cond_wait_clock(&c, &m, CLOCK_MONOTONIC, gs_now() - GS_SEC), ETIMEDOUT);
+	gs_mutex_unlock(&m);
+	assert_int_equal(mstate(&m), 0);
+}
+
+/* A thread waiting in gs_cond_wait_clock until cancelled; its cleanup handler records
+ * whether it held the mutex (it must) and releases it. */
+struct cancelee {
+	gs_cond_t *c;
+	gs_mutex_t *m;
+	int tid;
+	int held_in_cleanup; /* 1: the mutex was locked when the handler ran */
+	int rc;              /* of a wait that returned */
+	int done;            /* the wait returned normally and the thread is finishing */
+};
+
+static void cancelee_cleanup(void *arg)
+{
+	struct cancelee *k = arg;
+	store_int(&k->held_in_cleanup, gs_mutex_is_locked(k->m) ? 1 : 0);
+	gs_mutex_unlock(k->m);
+}
+
+static void *cancelee_main(void *arg)
+{
+	struct cancelee *k = arg;
+
+	store_int(&k->tid, my_tid());
+	gs_mutex_lock(k->m);
+	pthread_cleanup_push(cancelee_cleanup, k);
+	k->rc = gs_cond_wait_clock(k->c, k->m, CLOCK_MONOTONIC, GS_NO_DEADLINE);
+	pthread_cleanup_pop(1);
+	store_int(&k->done, 1);
+	return NULL;
+}
+
+/* SIGCANCEL (glibc's SIGRTMIN, 32) is no longer pending for thread tid. */
+static bool cancel_signal_taken(int tid)
+{
+	char path[64], line[256];
+	bool taken = false;
+	snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true; /* the thread is gone: it took it */
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "SigPnd:", 7) == 0)
+			taken = !(strtoull(line + 7, NULL, 16) & (1ull << 31));
+	fclose(f);
+	return taken;
+}
+
+static void test_cancel_queued_waiter(void **st)
+{
+	(void)st;
+	gs_cond_t c = GS_COND_INIT;
+	gs_mutex_t m = GS_MUTEX_INIT;
+	struct cancelee k = { .c = &c, .m = &m };
+
+	pthread_t t = spawn(cancelee_main, &k);
+	assert_true(WAIT_FOR(nwaiters(&c) == 1));
+	assert_true(wait_parked(load_int(&k.tid)));
+	assert_int_equal(pthread_cancel(t), 0);
+	assert_ptr_equal(join(t), PTHREAD_CANCELED);
+	assert_int_equal(load_int(&k.held_in_cleanup), 1);
+	assert_int_equal(nwaiters(&c), 0);   /* it left the queue */
+	assert_int_equal(mstate(&m), 0);
+	gs_cond_signal(&c);                  /* nobody to wake, nothing stored */
+	assert_int_equal(nwaiters(&c), 0);
+}
+
+/* A waiter that a signal already moved onto the mutex is cancelled before it gets the
+ * mutex: it must take the mutex before its cleanup handler runs and pass the signal on
+ * to the other waiter, which gets nothing else. */
+static void test_cancel_moved_waiter_passes_signal_on(void **st)
+{
+	(void)st;
+	gs_cond_t c = GS_COND_INIT;
+	gs_mutex_t m = GS_MUTEX_INIT;
+	struct cancelee a = { .c = &c, .m = &m }, b = { .c = &c, .m = &m };
+
+	pthread_t ta = spawn(cancelee_main, &a);
+	assert_true(WAIT_FOR(nwaiters(&c) == 1));
+	pthread_t tb = spawn(cancelee_main, &b);
+	assert_true(WAIT_FOR(nwaiters(&c) == 2));
+	assert_true(wait_parked(load_int(&a.tid)));
+
+	gs_mutex_lock(&m);
+	gs_cond_signal(&c); /* a, the oldest, moves onto m */
+	assert_int_equal(nwaiters(&c), 1);
+	assert_int_equal(pthread_cancel(ta), 0);
+	/* a handles the cancel and goes back to sleep, now uncancellably, on m */
+	assert_true(WAIT_FOR(cancel_signal_taken(load_int(&a.tid))));
+	assert_true(wait_parked(load_int(&a.tid)));
+	gs_mutex_unlock(&m);
+
+	assert_ptr_equal(join(ta), PTHREAD_CANCELED);
+	assert_int_equal(load_int(&a.held_in_cleanup), 1);
+	assert_true(WAIT_FOR(load_int(&b.done))); /* woken by the signal a passed on */
+	assert_ptr_equal(join(tb), NULL);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(load_int(&b.held_in_cleanup), 1);
+	assert_int_equal(nwaiters(&c), 0);
+	assert_int_equal(mstate(&m), 0);
+}
+
+/* gs_cond_wait_func: a mutex gosync does not own (here glibc's), never moved onto. */
+struct foreign {
+	gs_cond_t c;
+	pthread_mutex_t pm;
+	int go;
+	int rc;
+};
+
+static void foreign_unlock(void *arg) { pthread_mutex_unlock(arg); }
+static int foreign_lock(void *arg) { return pthread_mutex_lock(arg); }
+
+static void *foreign_waiter(void *arg)
+{
+	struct foreign *f = arg;
+
+	pthread_mutex_lock(&f->pm);
+	while (!f->go)
+		f->rc = gs_cond_wait_func(&f->c, foreign_unlock, foreign_lock, &f->pm,
+					  CLOCK_MONOTONIC, GS_NO_DEADLINE);
+	pthread_mutex_unlock(&f->pm);
+	return NULL;
+}
+
+static void test_wait_func_foreign_mutex(void **st)
+{
+	(void)st;
+	static struct foreign f = { .pm = PTHREAD_MUTEX_INITIALIZER };
+
+	/* timeout: returns holding the foreign mutex */
+	pthread_mutex_lock(&f.pm);
+	assert_int_equal(gs_cond_wait_func(&f.c, foreign_unlock, foreign_lock, &f.pm,
+					   CLOCK_MONOTONIC, gs_now() + 5 * GS_MSEC), ETIMEDOUT);
+	assert_int_equal(pthread_mutex_trylock(&f.pm), EBUSY);
+	pthread_mutex_unlock(&f.pm);
+
+	/* signal under the foreign mutex wakes (no requeue onto it) */
+	pthread_t t = spawn(foreign_waiter, &f);
+	assert_true(WAIT_FOR(nwaiters(&f.c) == 1));
+	pthread_mutex_lock(&f.pm);
+	f.go = 1;
+	gs_cond_signal(&f.c);
+	assert_int_equal(nwaiters(&f.c), 0);
+	pthread_mutex_unlock(&f.pm);
+	join(t);
+	assert_int_equal(f.rc, 0);
+}
+
 /* --- misuse ------------------------------------------------------------------------- */
 
 /* Waiting without holding the mutex unlocks an unlocked mutex: Go's Cond.Wait panics
@@ -1292,6 +1460,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_free_after_last_wait),
 		cmocka_unit_test(test_producer_consumer),
 		cmocka_unit_test(test_producer_consumer_one_cond),
+		cmocka_unit_test(test_wait_clock_realtime_times_out_holding_mutex),
+		cmocka_unit_test(test_cancel_queued_waiter),
+		cmocka_unit_test(test_cancel_moved_waiter_passes_signal_on),
+		cmocka_unit_test(test_wait_func_foreign_mutex),
 		cmocka_unit_test(test_wait_without_mutex_dies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
