@@ -80,6 +80,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "asan.h"
 #include "gs_arch.h"
 #include "futex.h"
 #include "park.h"
@@ -274,6 +275,7 @@ static void sleep_unwound(struct sleeper *sl)
 
 	if (!sl->asleep)
 		return;
+	gs__asan_unwound();
 	if (__atomic_load_n(&w->wake, __ATOMIC_ACQUIRE) == 0) {
 		struct bucket *b = lock_bucket_of(w);
 		if (w->queued && !w->requeued) {
