@@ -215,6 +215,9 @@ install: lib
 	install -m 755 $(B)/libgosync.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libgosync.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgosync.so.$(SOVERSION)
 	ln -sf libgosync.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgosync.so
+	install -m 755 $(B)/libgosync-pthread.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libgosync-pthread.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgosync-pthread.so.$(SOVERSION)
+	ln -sf libgosync-pthread.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgosync-pthread.so
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 	  gosync.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gosync.pc
 
@@ -222,6 +225,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gosync.h $(DESTDIR)$(LIBDIR)/pkgconfig/gosync.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/gosync
 	rm -f $(DESTDIR)$(LIBDIR)/libgosync.a $(DESTDIR)$(LIBDIR)/libgosync.so*
+	rm -f $(DESTDIR)$(LIBDIR)/libgosync-pthread.so*
 
 clean:
 	rm -rf build
