@@ -12,25 +12,33 @@
  *   DONE      fn has returned; final (nothing changes the word again)
  *   RUNNING   a thread is inside fn
  *   WAITERS   threads sleep in park under this once's address
+ *   EPOCH     the bits above WAITERS, beside RUNNING only: the fork epoch
+ *             (gs__fork_epoch) of the process whose thread set RUNNING. "R" below is
+ *             RUNNING with this process's epoch, the runner's own mark.
  *
  * Legal states:
  *   0                  not run yet (or the last runner was cancelled), nobody waiting
- *   RUNNING            fn running, nobody queued
- *   RUNNING|WAITERS    fn running, waiters queued
+ *   R                  fn running, nobody queued
+ *   R|WAITERS          fn running, waiters queued
  *   DONE               done; the fast path
+ *   RUNNING|old epoch (|WAITERS)  inherited: fn was running in a thread of an ancestor
+ *                      process when it forked; that thread does not exist here (or is
+ *                      the forking thread, still inside fn), and neither do the
+ *                      waiters. Counts as 0: a caller takes it over and runs fn, as
+ *                      glibc's pthread_once does with its fork generation.
  * Illegal: WAITERS without RUNNING (a sleeper that nobody will wake), DONE with any
  * other bit. WAITERS is set and cleared only under the bucket lock of the once's
  * address, so WAITERS == "the queue is non-empty" whenever that lock is free: waiters
  * never time out, and only the runner's unpark dequeues them.
  *
  * Who changes what:
- *   0 -> RUNNING                a caller's CAS; the winner runs fn
- *   RUNNING -> RUNNING|WAITERS  wait_validate, under the bucket lock, as a caller
+ *   0 or inherited -> R         a caller's CAS; the winner runs fn
+ *   R -> R|WAITERS              wait_validate, under the bucket lock, as a caller
  *                               decides to sleep
- *   RUNNING -> DONE             the runner's CAS when fn returns and nobody waits
- *   RUNNING|WAITERS -> DONE     done_cb, under the bucket lock, in the same critical
+ *   R -> DONE                   the runner's CAS when fn returns and nobody waits
+ *   R|WAITERS -> DONE           done_cb, under the bucket lock, in the same critical
  *                               section that dequeues every waiter
- *   RUNNING(|WAITERS) -> 0      the same two steps (reset_cb) when fn was unwound
+ *   R(|WAITERS) -> 0            the same two steps (reset_cb) when fn was unwound
  *                               by cancellation or an exception: the woken waiters
  *                               race for RUNNING again and one of them runs fn
  *
@@ -38,14 +46,25 @@
  *   fast: if load_acquire(state) == DONE, return.
  *   slow: loop { s = load_acquire(state);
  *           DONE: return;
- *           0: CAS(0 -> RUNNING, acquire); on success run fn under a cleanup handler,
- *              then finish(DONE); on failure loop;
- *           RUNNING...: fatal if this thread itself is running this once (recursion:
+ *           0 or inherited: CAS(s -> R, acquire); on success run fn under a cleanup
+ *              handler, then finish(DONE); on failure loop;
+ *           R...: fatal if this thread itself is running this once (recursion:
  *              it would wait for itself); else park on the once's address with
  *              wait_validate and no deadline; woken or INVALID, loop }
- *   finish(to): CAS(RUNNING -> to, release); if that fails WAITERS is set, and
- *     gs__unpark_all(o, cb) stores `to` (release) under the bucket lock as it dequeues
- *     all the waiters.
+ *   finish(to): CAS(mark -> to, release), mark being the RUNNING word this runner
+ *     installed; if that fails WAITERS is set, and gs__unpark_all(o, cb) stores `to`
+ *     (release) under the bucket lock as it dequeues all the waiters.
+ *
+ * fork. The child's park table is empty and its epoch is one more than the parent's,
+ * so a RUNNING word copied from the parent is recognisably inherited: its runner and
+ * its waiters are gone, and the child's callers run fn (validate never sleeps on such
+ * a word). If the forking thread itself was inside fn, its copy in the child goes on
+ * with fn and finishes with the parent's mark: that works while the word still holds
+ * it (with WAITERS, the unpark finds nobody queued and its callback publishes). If a
+ * child thread has taken the once over meanwhile, the inherited runner's finish finds
+ * another word and leaves it alone: the child's own runner publishes (glibc instead
+ * stores DONE unconditionally, even over a run in progress). The epoch has 29 bits
+ * here; it wraps only after 2^29 generations of forks.
  *
  * Why publish inside the unpark callback rather than exchange-then-unpark_all: once the
  * word says DONE, a caller may return and free the once, and the address may be reused
@@ -83,9 +102,10 @@
  * glibc's pthread_once).
  *
  * Recursion. fn calling gs_once_do on its own once would park forever. Each runner
- * pushes a record {once, next} on a thread-local chain while fn runs; a caller about
- * to park walks its own chain (short: the nesting depth of onces this thread is
- * running) and dies with "sync: recursive call of Once.Do" if it finds the once. The
+ * pushes a record {once, mark, next} on a thread-local chain while fn runs; a caller
+ * about to park walks its own chain (short: the nesting depth of onces this thread is
+ * running) and dies with "sync: recursive call of Once.Do" if it finds the once with
+ * the RUNNING word it sees (after a fork, another thread's run is not recursion). The
  * walk is on the slow path only; the fast path never sees it.
  *
  * TSan (DESIGN.md §3 rule 5). For a TSan program linked against the plain library,
@@ -108,12 +128,23 @@ enum {
 	RUNNING = 1u << 1,
 	WAITERS = 1u << 2,
 };
+#define EPOCH_SHIFT 3
+
+/* RUNNING as set by a thread of this process: tagged with its fork epoch. */
+static inline uint32_t running_mark(void) { return RUNNING | (gs__fork_epoch() << EPOCH_SHIFT); }
+
+/* A RUNNING word of an ancestor process (see fork above): its runner is not here. */
+static inline bool inherited(uint32_t s)
+{
+	return (s & RUNNING) && (s & ~(uint32_t)WAITERS) != running_mark();
+}
 
 /* A once this thread is running fn for: a link of the thread's recursion chain. */
 struct runner {
 	gs_once_t *o;
 	struct runner *next;
-	bool tsan; /* the annotated path runs it */
+	uint32_t mark; /* the RUNNING word this runner installed */
+	bool tsan;     /* the annotated path runs it */
 };
 
 static __thread struct runner *running;
@@ -128,17 +159,19 @@ static inline bool cas(gs_once_t *o, uint32_t *old, uint32_t new, int order)
 	return __atomic_compare_exchange_n(&o->state_, old, new, false, order, __ATOMIC_RELAXED);
 }
 
-/* Under the bucket lock: sleep only while fn still runs, and say that we do. */
+/* Under the bucket lock: sleep only while fn still runs in this process, and say that
+ * we do. */
 static bool wait_validate(void *arg)
 {
 	gs_once_t *o = arg;
+	uint32_t mark = running_mark();
 	uint32_t s = __atomic_load_n(&o->state_, __ATOMIC_RELAXED);
 
-	while (s & RUNNING) {
-		if ((s & WAITERS) || cas(o, &s, RUNNING | WAITERS, __ATOMIC_RELAXED))
+	while ((s & ~(uint32_t)WAITERS) == mark) {
+		if ((s & WAITERS) || cas(o, &s, mark | WAITERS, __ATOMIC_RELAXED))
 			return true;
 	}
-	return false; /* DONE, or 0 after a reset: loop instead of sleeping */
+	return false; /* DONE, 0 after a reset, or inherited: loop instead of sleeping */
 }
 
 /* Under the bucket lock, every waiter dequeued: publish DONE. release: pairs with the
@@ -159,18 +192,24 @@ static uint64_t reset_cb(void *arg, struct gs__unpark_result r)
 	return 0;
 }
 
-/* The runner leaves RUNNING for `to` (DONE or 0), waking the waiters if any. */
-static void finish(gs_once_t *o, uint32_t to)
+/* The runner leaves its RUNNING `mark` for `to` (DONE or 0), waking the waiters if
+ * any. */
+static void finish(gs_once_t *o, uint32_t mark, uint32_t to)
 {
-	uint32_t s = RUNNING;
+	uint32_t s = mark;
 
 	/* release: pairs with the acquire loads that see DONE, or with the next
 	 * runner's acquire CAS after a reset. */
 	if (cas(o, &s, to, __ATOMIC_RELEASE))
 		return;
-	if (s != (RUNNING | WAITERS))
-		gs__internal_error("once: state changed under its runner");
-	/* WAITERS is set: nothing but our callback changes the word from here on. */
+	if (s != (mark | WAITERS)) {
+		if (mark == running_mark())
+			gs__internal_error("once: state changed under its runner");
+		return; /* inherited across fork and taken over here: not ours any more */
+	}
+	/* WAITERS is set: nothing but our callback changes the word from here on (in a
+	 * forked child, the parent's waiters are not queued here: the callback runs
+	 * with nobody dequeued). */
 	gs__unpark_all(o, to == DONE ? done_cb : reset_cb, o);
 }
 
@@ -182,12 +221,12 @@ static void run_unwound(void *arg)
 	running = r->next;
 	if (r->tsan)
 		gs__tsan_release(r->o);
-	finish(r->o, 0);
+	finish(r->o, r->mark, 0);
 }
 
-static void run(gs_once_t *o, void (*fn)(void *), void *arg, bool tsan)
+static void run(gs_once_t *o, uint32_t mark, void (*fn)(void *), void *arg, bool tsan)
 {
-	struct runner r = { .o = o, .next = running, .tsan = tsan };
+	struct runner r = { .o = o, .next = running, .mark = mark, .tsan = tsan };
 
 	if (tsan)
 		gs__tsan_acquire(o); /* after a reset: the cancelled runner's writes */
@@ -198,13 +237,15 @@ static void run(gs_once_t *o, void (*fn)(void *), void *arg, bool tsan)
 	running = r.next;
 	if (tsan)
 		gs__tsan_release(o);
-	finish(o, DONE);
+	finish(o, mark, DONE);
 }
 
-static void check_recursion(const gs_once_t *o)
+/* s: the RUNNING word seen. A runner of this once inherited across fork whose once a
+ * child thread has taken over waits for that thread like anyone else. */
+static void check_recursion(const gs_once_t *o, uint32_t s)
 {
 	for (const struct runner *r = running; r; r = r->next)
-		if (r->o == o)
+		if (r->o == o && r->mark == (s & ~(uint32_t)WAITERS))
 			gs__fatal("sync: recursive call of Once.Do");
 }
 
@@ -221,15 +262,16 @@ static __attribute__((noinline)) void once_slow(gs_once_t *o, void (*fn)(void *)
 		uint32_t s = load_acquire(o);
 		if (s == DONE)
 			break;
-		if (s == 0) {
+		if (s == 0 || inherited(s)) {
+			uint32_t mark = running_mark();
 			/* acquire: pairs with the release of a reset */
-			if (cas(o, &s, RUNNING, __ATOMIC_ACQUIRE)) {
-				run(o, fn, arg, tsan);
+			if (cas(o, &s, mark, __ATOMIC_ACQUIRE)) {
+				run(o, mark, fn, arg, tsan);
 				return;
 			}
 			continue;
 		}
-		check_recursion(o);
+		check_recursion(o, s);
 		uint64_t token;
 		(void)gs__park(&a, &token); /* UNPARKED or INVALID: look again */
 	}

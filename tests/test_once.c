@@ -618,9 +618,150 @@ static void test_free_right_after_do(void **st)
 	}
 }
 
+/* --- fork while fn runs: the child runs the once itself --------------------- */
+
+/* The parent's side: a runner thread inside fn until told to finish, and a caller
+ * queued behind it (so the word has WAITERS as well). */
+struct forked {
+	gs_once_t once;
+	int in_fn;   /* the parent's runner is inside fn */
+	int release; /* tells it to return */
+	int calls;   /* fn invocations in this process */
+};
+
+static struct forked fk;
+
+static void fork_fn(void *arg)
+{
+	(void)arg;
+	__atomic_fetch_add(&fk.calls, 1, __ATOMIC_RELAXED);
+	store_int(&fk.in_fn, 1);
+	while (!load_int(&fk.release))
+		sleep_ns(100 * 1000);
+}
+
+static void child_fn(void *arg) { ++*(int *)arg; }
+
+static void *fork_runner(void *arg)
+{
+	(void)arg;
+	gs_once_do(&fk.once, fork_fn, NULL);
+	return NULL;
+}
+
+static void *fork_waiter(void *arg)
+{
+	(void)arg;
+	gs_once_do(&fk.once, never_fn, NULL);
+	return NULL;
+}
+
+/* The child's exit code: 0 if the once ran child_fn exactly once and is done. */
+static int child_runs_once(void)
+{
+	int n = 0;
+	alarm(10); /* a child that waits for the parent's runner hangs: fail instead */
+	gs_once_do(&fk.once, child_fn, &n);
+	gs_once_do(&fk.once, never_fn, NULL);
+	return n == 1 && state(&fk.once) == ONCE_DONE ? 0 : 1;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Another thread is inside fn (with a caller queued) when main forks. */
+static void scenario_fork_other_running(void)
+{
+	pthread_t runner = spawn(fork_runner, NULL), waiter;
+
+	wait_int(&fk.in_fn, 1);
+	waiter = spawn(fork_waiter, NULL);
+	wait_waiters_flag(&fk.once);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child_runs_once());
+	int child = wait_child(pid);
+	store_int(&fk.release, 1);
+	join(runner);
+	join(waiter);
+	/* the parent is unaffected: its fn ran once and published */
+	exit(child == 0 && fk.calls == 1 && state(&fk.once) == ONCE_DONE ? 0 : 10 + child);
+}
+
+/* The runner itself forks from inside fn. In the child its copy returns from fn and
+ * publishes DONE with the parent's mark; a child thread that came first took the once
+ * over and ran fn itself, and the inherited runner then leaves the word alone. */
+static int inner_calls;
+static int inner_takeover; /* a child thread calls the once while fn still runs */
+static int inner_child_exit;
+
+static void *takeover_main(void *arg)
+{
+	(void)arg;
+	int n = 0;
+	gs_once_do(&fk.once, child_fn, &n);
+	return (void *)(intptr_t)n;
+}
+
+static void inner_fn(void *arg)
+{
+	(void)arg;
+	inner_calls++;
+	pid_t pid = fork();
+	if (pid != 0) {
+		inner_child_exit = wait_child(pid);
+		return;
+	}
+	alarm(10);
+	if (inner_takeover) {
+		pthread_t t = spawn(takeover_main, NULL);
+		if (join(t) != (void *)1 || state(&fk.once) != ONCE_DONE)
+			_exit(1);
+	}
+	/* the child's copy of the runner returns from fn; the caller exits */
+}
+
+static void scenario_fork_inside_fn(void)
+{
+	for (int takeover = 0; takeover < 2; takeover++) {
+		memset(&fk, 0, sizeof fk);
+		inner_calls = 0;
+		inner_takeover = takeover;
+		inner_child_exit = -1; /* stays so in the child, which waits for nobody */
+		gs_once_do(&fk.once, inner_fn, NULL);
+		if (inner_child_exit == -1) {
+			/* the child, its fn returned: the once is done, fn does not run
+			 * again */
+			gs_once_do(&fk.once, never_fn, NULL);
+			_exit(state(&fk.once) == ONCE_DONE && inner_calls == 1 ? 0 : 2);
+		}
+		if (inner_child_exit != 0 || inner_calls != 1 || state(&fk.once) != ONCE_DONE)
+			exit(20 + 10 * takeover + inner_child_exit);
+	}
+	exit(0);
+}
+
+static void test_fork_while_running(void **st)
+{
+	(void)st;
+	static struct scenario_result r;
+
+	scenario_run("fork_other_running", NULL, &r);
+	assert_exited_with(&r, 0);
+	scenario_run("fork_inside_fn", NULL, &r);
+	assert_exited_with(&r, 0);
+}
+
 static const struct scenario scenarios[] = {
 	{ "recursive", scenario_recursive },
 	{ "recursive_nested", scenario_recursive_nested },
+	{ "fork_other_running", scenario_fork_other_running },
+	{ "fork_inside_fn", scenario_fork_inside_fn },
 	{ NULL, NULL },
 };
 
@@ -640,6 +781,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pthread_exit_in_fn),
 		cmocka_unit_test(test_recursive_call_dies),
 		cmocka_unit_test(test_free_right_after_do),
+		cmocka_unit_test(test_fork_while_running),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
