@@ -179,10 +179,8 @@ GS_SHIM_API int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 	return lock(m, clock, abstime, false);
 }
 
-GS_SHIM_API int pthread_mutex_unlock(pthread_mutex_t *m)
+static int unlock_slow(pthread_mutex_t *m, int kind)
 {
-	int kind = kind_of(m);
-
 	switch (kind & (KIND_GLIBC | KIND_TYPE_MASK)) {
 	case PTHREAD_MUTEX_NORMAL:
 	case PTHREAD_MUTEX_ADAPTIVE_NP:
@@ -200,6 +198,19 @@ GS_SHIM_API int pthread_mutex_unlock(pthread_mutex_t *m)
 		return 0;
 	}
 	return GS_REAL(pthread_mutex_unlock)(m);
+}
+
+GS_SHIM_API int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	int kind = kind_of(m);
+
+	/* The common case first: a normal mutex that is locked. */
+	if (__builtin_expect((kind & (KIND_GLIBC | KIND_TYPE_MASK)) == PTHREAD_MUTEX_NORMAL, 1) &&
+	    __builtin_expect(gs_mutex_is_locked(gsm(m)), 1)) {
+		gs_mutex_unlock(gsm(m));
+		return 0;
+	}
+	return unlock_slow(m, kind);
 }
 
 GS_SHIM_API int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
