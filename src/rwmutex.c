@@ -46,6 +46,24 @@
  * A thread woken with RETRY (its grant could not be honoured because the state moved,
  * e.g. a reader joined through the fast path meanwhile) requeues at the head.
  *
+ * Reader-preferring read locks (rlock_recursive, tryrlock_recursive) differ from
+ * rlock in one thing only: what blocks them. A plain reader is blocked by WRITER or
+ * WRITER_PARKED, a recursive one by WRITER alone, so it joins the readers while a
+ * writer waits — which is what makes a recursive read lock safe (the writer waits for
+ * the outer one; nothing waits for the writer). Each waiter carries its blocking mask
+ * (a writer's is WRITER plus every reader bit); everything after blocking is shared:
+ * both reader forms park as READERs and are granted together, and a last reader that
+ * leaves with a writer queued hands the lock over as before. A recursive reader that
+ * joins while that handoff is in flight makes the grant find readers(n) != 0: the
+ * writer is told RETRY and requeues at the head, WRITER_PARKED kept.
+ *
+ * Reader limit: at most GS_RWMUTEX_MAX_READERS read locks (glibc's rwlock limit, so
+ * the pthread shim answers EAGAIN where glibc does; the word has room for 2^29 - 1).
+ * A reader that would exceed it never waits: the _clock forms return EAGAIN, try forms
+ * false, the pinned rlock forms treat it as misuse. A grant that would exceed it (the
+ * queued readers on top of those holding) is turned into RETRY, and the woken readers
+ * meet the limit themselves.
+ *
  * Timeouts (DESIGN.md §3 rule 2). A waiter still queued at its deadline removes
  * itself and, in its timed_out callback, clears its kind's PARKED bit if it was the
  * last of its kind. A writer that leaves may have been the only thing blocking queued
@@ -100,29 +118,32 @@ static inline bool cas(gs_rwmutex_t *rw, uint32_t *old, uint32_t new, int order)
 
 /* --- waiting ----------------------------------------------------------------- */
 
-/* A reader waits while a writer holds the lock or is queued for it (writer
- * preference); a writer waits while anyone holds it. */
-static inline bool blocked(uint64_t kind, uint32_t s)
-{
-	return kind == KIND_READER ? (s & (WRITER | WRITER_PARKED)) : (s & WRITER) || readers(s);
-}
+/* What blocks a waiter (state & mask != 0): a reader waits while a writer holds the
+ * lock or is queued for it (writer preference), a recursive reader only while a
+ * writer holds it (reader preference), a writer while anyone holds it. */
+enum {
+	BLOCK_READER    = WRITER | WRITER_PARKED,
+	BLOCK_RECURSIVE = WRITER,
+	BLOCK_WRITER    = WRITER | ~(ONE_READER - 1u),
+};
+
+_Static_assert(GS_RWMUTEX_MAX_READERS <= ~0u / ONE_READER, "the reader count fits the word");
 
 struct waiter {
 	gs_rwmutex_t *rw;
-	uint32_t blocked_by; /* the bits that make this kind wait */
-	uint32_t parked_bit; /* this kind's PARKED bit */
+	uint32_t blocked_by; /* the bits that make this waiter wait */
+	uint32_t parked_bit; /* its kind's PARKED bit */
 	uint64_t kind;
 };
 
-/* Under the bucket lock: sleep only while still blocked; say so in the state word.
- * A reader is blocked by a writer holding or waiting; a writer by any holder. */
+/* Under the bucket lock: sleep only while still blocked; say so in the state word. */
 static bool wait_validate(void *arg)
 {
 	struct waiter *w = arg;
 	uint32_t s = load(w->rw);
 
 	for (;;) {
-		if (!blocked(w->kind, s))
+		if (!(s & w->blocked_by))
 			return false;
 		if (cas(w->rw, &s, s | w->parked_bit, __ATOMIC_RELAXED))
 			return true;
@@ -211,8 +232,8 @@ static uint64_t grant_cb(void *arg, struct gs__unpark_result r)
 			n &= ~(uint32_t)READERS_PARKED; /* every queued reader was taken */
 			if (!g->writers_queued)
 				n &= ~(uint32_t)WRITER_PARKED; /* a stale mark (fork) */
-			if (n & WRITER)
-				token = RETRY;
+			if ((n & WRITER) || readers(n) + g->granted > GS_RWMUTEX_MAX_READERS)
+				token = RETRY; /* at the limit: they come back for EAGAIN */
 			else
 				n += g->granted * ONE_READER;
 		} else if (g->pass != PASS_TIMEOUT) {
@@ -246,10 +267,11 @@ static inline bool worth_spinning(uint64_t kind, uint32_t s)
 	return kind == KIND_WRITER || !(s & WRITER_PARKED);
 }
 
-/* Spins while `kind` is blocked, until the spin budget of this wait (*spin_end, set
- * at its first spin, reset when the waiter is woken) is spent. Returns the last state
- * seen. */
-static uint32_t spin(gs_rwmutex_t *rw, uint64_t kind, uint32_t s, int64_t *spin_end)
+/* Spins while blocked (s & blocked_by), until the spin budget of this wait
+ * (*spin_end, set at its first spin, reset when the waiter is woken) is spent.
+ * Returns the last state seen. */
+static uint32_t spin(gs_rwmutex_t *rw, uint64_t kind, uint32_t blocked_by, uint32_t s,
+		     int64_t *spin_end)
 {
 	int64_t now = gs_now();
 
@@ -259,7 +281,7 @@ static uint32_t spin(gs_rwmutex_t *rw, uint64_t kind, uint32_t s, int64_t *spin_
 		*spin_end = now; /* spent: park */
 		return s;
 	}
-	while (blocked(kind, s) && worth_spinning(kind, s) && now < *spin_end) {
+	while ((s & blocked_by) && worth_spinning(kind, s) && now < *spin_end) {
 		gs_cpu_relax();
 		s = load(rw);
 		now = gs_now();
@@ -268,10 +290,11 @@ static uint32_t spin(gs_rwmutex_t *rw, uint64_t kind, uint32_t s, int64_t *spin_
 	return s;
 }
 
-static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, clockid_t clock, int64_t deadline)
+static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, uint32_t blocked_by, clockid_t clock,
+		     int64_t deadline)
 {
 	struct waiter w = {
-		.rw = rw, .kind = kind,
+		.rw = rw, .kind = kind, .blocked_by = blocked_by,
 		.parked_bit = kind == KIND_READER ? READERS_PARKED : WRITER_PARKED,
 	};
 	struct gs__park_args a = {
@@ -283,14 +306,16 @@ static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, clockid_t clock, int64_t d
 	uint32_t s = load(rw);
 
 	for (;;) {
-		if (!blocked(kind, s)) {
+		if (!(s & blocked_by)) {
+			if (kind == KIND_READER && readers(s) == GS_RWMUTEX_MAX_READERS)
+				return EAGAIN; /* never waits for the count to drop */
 			uint32_t n = kind == KIND_READER ? s + ONE_READER : s | WRITER;
 			if (cas(rw, &s, n, __ATOMIC_ACQUIRE))
 				return 0; /* acquire: pairs with the last release */
 			continue;
 		}
 		if (spin_end == 0 || gs_now() < spin_end) {
-			s = spin(rw, kind, s, &spin_end);
+			s = spin(rw, kind, blocked_by, s, &spin_end);
 			continue;
 		}
 
@@ -316,11 +341,11 @@ static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, clockid_t clock, int64_t d
 
 /* --- entry points --------------------------------------------------------------- */
 
-static inline bool tryrlock(gs_rwmutex_t *rw)
+static inline bool tryrlock(gs_rwmutex_t *rw, uint32_t blocked_by)
 {
 	uint32_t s = load(rw);
 
-	while (!(s & (WRITER | WRITER_PARKED)))
+	while (!(s & blocked_by) && readers(s) < GS_RWMUTEX_MAX_READERS)
 		if (cas(rw, &s, s + ONE_READER, __ATOMIC_ACQUIRE))
 			return true; /* acquire: pairs with the last release */
 	return false;
@@ -336,9 +361,10 @@ static inline bool trylock(gs_rwmutex_t *rw)
 	return false;
 }
 
-static inline int rlock_until(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
+static inline int rlock_until(gs_rwmutex_t *rw, uint32_t blocked_by, clockid_t clock,
+			      int64_t deadline)
 {
-	return tryrlock(rw) ? 0 : wait_slow(rw, KIND_READER, clock, deadline);
+	return tryrlock(rw, blocked_by) ? 0 : wait_slow(rw, KIND_READER, blocked_by, clock, deadline);
 }
 
 static inline int lock_until(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
@@ -347,7 +373,7 @@ static inline int lock_until(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline
 	/* acquire: pairs with the last release */
 	if (cas(rw, &s, WRITER, __ATOMIC_ACQUIRE))
 		return 0;
-	return wait_slow(rw, KIND_WRITER, clock, deadline);
+	return wait_slow(rw, KIND_WRITER, BLOCK_WRITER, clock, deadline);
 }
 
 static void runlock_slow(gs_rwmutex_t *rw)
@@ -396,12 +422,12 @@ static inline void unlock(gs_rwmutex_t *rw)
 
 /* TSan: the public calls take an annotated cold copy when the runtime is present. */
 
-static __attribute__((noinline, cold)) int rlock_until_tsan(gs_rwmutex_t *rw, clockid_t clock,
-							     int64_t deadline)
+static __attribute__((noinline, cold)) int rlock_until_tsan(gs_rwmutex_t *rw, uint32_t blocked_by,
+							     clockid_t clock, int64_t deadline)
 {
 	unsigned f = GS_TSAN_READ_LOCK | (deadline == GS_NO_DEADLINE ? 0 : GS_TSAN_TRY_LOCK);
 	gs__tsan_pre_lock(rw, f);
-	int r = rlock_until(rw, clock, deadline);
+	int r = rlock_until(rw, blocked_by, clock, deadline);
 	gs__tsan_post_lock(rw, f, r == 0);
 	return r;
 }
@@ -416,11 +442,13 @@ static __attribute__((noinline, cold)) int lock_until_tsan(gs_rwmutex_t *rw, clo
 	return r;
 }
 
-static __attribute__((noinline, cold)) bool try_tsan(gs_rwmutex_t *rw, bool read)
+/* blocked_by: the reader's mask, or 0 for the write lock. */
+static __attribute__((noinline, cold)) bool try_tsan(gs_rwmutex_t *rw, uint32_t blocked_by)
 {
+	bool read = blocked_by != 0;
 	unsigned f = GS_TSAN_TRY_LOCK | (read ? GS_TSAN_READ_LOCK : 0);
 	gs__tsan_pre_lock(rw, f);
-	bool ok = read ? tryrlock(rw) : trylock(rw);
+	bool ok = read ? tryrlock(rw, blocked_by) : trylock(rw);
 	gs__tsan_post_lock(rw, f, ok);
 	return ok;
 }
@@ -439,8 +467,15 @@ static __attribute__((noinline, cold)) void unlock_tsan(gs_rwmutex_t *rw, bool r
 int gs_rwmutex_rlock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
 {
 	if (gs__tsan_on())
-		return rlock_until_tsan(rw, clock, deadline);
-	return rlock_until(rw, clock, deadline);
+		return rlock_until_tsan(rw, BLOCK_READER, clock, deadline);
+	return rlock_until(rw, BLOCK_READER, clock, deadline);
+}
+
+int gs_rwmutex_rlock_recursive_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
+{
+	if (gs__tsan_on())
+		return rlock_until_tsan(rw, BLOCK_RECURSIVE, clock, deadline);
+	return rlock_until(rw, BLOCK_RECURSIVE, clock, deadline);
 }
 
 int gs_rwmutex_lock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
@@ -452,7 +487,11 @@ int gs_rwmutex_lock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline)
 
 int gs_rwmutex_rlock_until(gs_rwmutex_t *rw, int64_t deadline)
 {
-	return gs_rwmutex_rlock_clock(rw, CLOCK_MONOTONIC, deadline);
+	int r = gs_rwmutex_rlock_clock(rw, CLOCK_MONOTONIC, deadline);
+
+	if (r == EAGAIN)
+		gs__fatal("sync: RWMutex reader count overflow");
+	return r;
 }
 
 int gs_rwmutex_lock_until(gs_rwmutex_t *rw, int64_t deadline)
@@ -465,13 +504,20 @@ void gs_rwmutex_lock(gs_rwmutex_t *rw) { (void)gs_rwmutex_lock_until(rw, GS_NO_D
 
 bool gs_rwmutex_tryrlock(gs_rwmutex_t *rw)
 {
-	return gs__tsan_on() ? try_tsan(rw, true) : tryrlock(rw);
+	return gs__tsan_on() ? try_tsan(rw, BLOCK_READER) : tryrlock(rw, BLOCK_READER);
+}
+
+bool gs_rwmutex_tryrlock_recursive(gs_rwmutex_t *rw)
+{
+	return gs__tsan_on() ? try_tsan(rw, BLOCK_RECURSIVE) : tryrlock(rw, BLOCK_RECURSIVE);
 }
 
 bool gs_rwmutex_trylock(gs_rwmutex_t *rw)
 {
-	return gs__tsan_on() ? try_tsan(rw, false) : trylock(rw);
+	return gs__tsan_on() ? try_tsan(rw, 0) : trylock(rw);
 }
+
+uint32_t gs_rwmutex_readers(const gs_rwmutex_t *rw) { return readers(load(rw)); }
 
 void gs_rwmutex_runlock(gs_rwmutex_t *rw)
 {

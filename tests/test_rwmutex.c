@@ -2,7 +2,8 @@
  * HammerRWMutex), try operations, writer preference, readers before the next writer,
  * deadlines, timeouts that leave no trace or let blocked readers in, cross-thread
  * unlock, timeout storms with reuse, free right after the last release, misuse, and
- * what ThreadSanitizer sees.
+ * what ThreadSanitizer sees; the reader-preferring (recursive) read locks and the
+ * reader limit.
  *
  * Some tests are white-box: they read the private state word through the bits
  * documented in src/rwmutex.c (mirrored below) to tell when a thread is queued and to
@@ -108,9 +109,14 @@ static void order_reset(void)
 	pthread_mutex_unlock(&order_lock);
 }
 
+/* How an actor read-locks: gs_rwmutex_rlock/_until, _rlock_recursive_clock or
+ * _rlock_clock (CLOCK_MONOTONIC). */
+enum { FORM_PLAIN, FORM_RECURSIVE, FORM_CLOCK };
+
 struct actor {
 	gs_rwmutex_t *rw;
 	bool write;         /* lock, else rlock */
+	int form;           /* readers: FORM_* */
 	int64_t deadline;   /* GS_NO_DEADLINE: the plain call */
 	int id;             /* appended to order[] on acquisition */
 	/* set by the actor */
@@ -130,7 +136,11 @@ static void *actor_fn(void *arg)
 
 	a->tid = (pid_t)syscall(SYS_gettid);
 	store_int(&a->started, 1);
-	if (a->deadline == GS_NO_DEADLINE) {
+	if (!a->write && a->form == FORM_RECURSIVE) {
+		a->r = gs_rwmutex_rlock_recursive_clock(a->rw, CLOCK_MONOTONIC, a->deadline);
+	} else if (!a->write && a->form == FORM_CLOCK) {
+		a->r = gs_rwmutex_rlock_clock(a->rw, CLOCK_MONOTONIC, a->deadline);
+	} else if (a->deadline == GS_NO_DEADLINE) {
 		if (a->write)
 			gs_rwmutex_lock(a->rw);
 		else
@@ -159,12 +169,18 @@ static void *actor_fn(void *arg)
 	return NULL;
 }
 
-static void actor_start(struct actor *a, gs_rwmutex_t *rw, bool write, int64_t deadline, int id)
+static void actor_start_form(struct actor *a, gs_rwmutex_t *rw, bool write, int form,
+			     int64_t deadline, int id)
 {
-	*a = (struct actor){ .rw = rw, .write = write, .deadline = deadline, .id = id };
+	*a = (struct actor){ .rw = rw, .write = write, .form = form, .deadline = deadline, .id = id };
 	a->thread = spawn(actor_fn, a);
 	while (!load_int(&a->started))
 		sleep_ns(50 * GS_USEC);
+}
+
+static void actor_start(struct actor *a, gs_rwmutex_t *rw, bool write, int64_t deadline, int id)
+{
+	actor_start_form(a, rw, write, FORM_PLAIN, deadline, id);
 }
 
 /* Starts an actor that must block, and waits until it sleeps in park. */
@@ -375,13 +391,16 @@ static void test_hammer(void **st)
 struct try_arg {
 	gs_rwmutex_t *rw;
 	bool write;
+	bool recursive;  /* readers: tryrlock_recursive */
 	bool got;
 };
 
 static void *try_fn(void *arg)
 {
 	struct try_arg *a = arg;
-	a->got = a->write ? gs_rwmutex_trylock(a->rw) : gs_rwmutex_tryrlock(a->rw);
+	a->got = a->write     ? gs_rwmutex_trylock(a->rw)
+		 : a->recursive ? gs_rwmutex_tryrlock_recursive(a->rw)
+				: gs_rwmutex_tryrlock(a->rw);
 	if (a->got) {
 		if (a->write)
 			gs_rwmutex_unlock(a->rw);
@@ -395,6 +414,13 @@ static void *try_fn(void *arg)
 static bool try_elsewhere(gs_rwmutex_t *rw, bool write)
 {
 	struct try_arg a = { .rw = rw, .write = write };
+	join(spawn(try_fn, &a));
+	return a.got;
+}
+
+static bool tryr_recursive_elsewhere(gs_rwmutex_t *rw)
+{
+	struct try_arg a = { .rw = rw, .recursive = true };
 	join(spawn(try_fn, &a));
 	return a.got;
 }
@@ -1149,6 +1175,227 @@ static void test_free_after_unlock(void **st)
 	assert_true(queued > 0);
 }
 
+/* --- reader-preferring (recursive) read locks ------------------------------------ */
+
+static bool actor_queue_form(struct actor *a, gs_rwmutex_t *rw, int form, int64_t deadline, int id)
+{
+	actor_start_form(a, rw, false, form, deadline, id);
+	return wait_parked(a->tid);
+}
+
+static int rlock_rec(gs_rwmutex_t *m, int64_t deadline)
+{
+	return gs_rwmutex_rlock_recursive_clock(m, CLOCK_MONOTONIC, deadline);
+}
+
+/* Recursive read locks get in while a writer waits (plain ones do not), wait only for
+ * a writer that holds the lock, go in before the next writer, and time out cleanly. */
+static void test_recursive(void **st)
+{
+	(void)st;
+	static gs_rwmutex_t m;
+	static struct actor w, r, w2;
+
+	assert_int_equal(rlock_rec(&m, GS_NO_DEADLINE), 0);
+	assert_true(gs_rwmutex_tryrlock_recursive(&m));
+	assert_int_equal(state(&m), 2 * ONE_READER);
+	assert_int_equal(gs_rwmutex_readers(&m), 2);
+
+	/* A writer queues behind them: recursive read locks still go in at once, whatever
+	 * the deadline and from any thread; plain ones wait (writer preference). */
+	assert_true(actor_queue(&w, &m, true, GS_NO_DEADLINE, 1));
+	assert_int_equal(state(&m), 2 * ONE_READER | WRITER_PARKED);
+	assert_true(gs_rwmutex_tryrlock_recursive(&m));
+	assert_int_equal(rlock_rec(&m, 0), 0);
+	assert_int_equal(gs_rwmutex_rlock_recursive_clock(&m, CLOCK_REALTIME, INT64_MIN), 0);
+	assert_true(tryr_recursive_elsewhere(&m));
+	assert_false(gs_rwmutex_tryrlock(&m));
+	assert_int_equal(gs_rwmutex_rlock_clock(&m, CLOCK_MONOTONIC, gs_now() + GS_MSEC), ETIMEDOUT);
+	assert_int_equal(state(&m), 5 * ONE_READER | WRITER_PARKED);
+	assert_int_equal(gs_rwmutex_readers(&m), 5);
+	for (int i = 0; i < 4; i++)
+		gs_rwmutex_runlock(&m);
+	assert_int_equal(load_int(&w.held), 0);
+	gs_rwmutex_runlock(&m); /* the last reader hands off to W */
+	assert_true(wait_flag(&w.held));
+	assert_int_equal(w.seen, WRITER);
+	assert_int_equal(gs_rwmutex_readers(&m), 0);
+
+	/* Write-held: recursive readers wait; a timed one leaves no trace. */
+	assert_false(gs_rwmutex_tryrlock_recursive(&m));
+	assert_false(tryr_recursive_elsewhere(&m));
+	const int64_t offsets[] = { 5 * GS_MSEC, 0, -GS_SEC };
+	for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+		int64_t d = gs_now() + offsets[i];
+		assert_int_equal(rlock_rec(&m, d), ETIMEDOUT);
+		assert_true(gs_now() >= d);
+		assert_int_equal(state(&m), WRITER);
+	}
+
+	/* A queued recursive reader goes in before a writer queued after it. */
+	assert_true(actor_queue_form(&r, &m, FORM_RECURSIVE, GS_NO_DEADLINE, 2));
+	assert_int_equal(state(&m), WRITER | READERS_PARKED);
+	assert_true(actor_queue(&w2, &m, true, GS_NO_DEADLINE, 3));
+	assert_int_equal(state(&m), WRITER | WRITER_PARKED | READERS_PARKED);
+	actor_finish(&w);
+	assert_true(wait_flag(&r.held));
+	assert_int_equal(r.r, 0);
+	assert_int_equal(state(&m), ONE_READER | WRITER_PARKED);
+	/* ... and recursive readers keep joining while W2 waits */
+	assert_int_equal(rlock_rec(&m, GS_NO_DEADLINE), 0);
+	actor_finish(&r);
+	assert_int_equal(load_int(&w2.held), 0);
+	assert_int_equal(state(&m), ONE_READER | WRITER_PARKED);
+	gs_rwmutex_runlock(&m);
+	assert_true(wait_flag(&w2.held));
+	actor_finish(&w2);
+	assert_int_equal(state(&m), 0);
+
+	/* A timed recursive waiter that gives up while another stays queued. */
+	actor_start(&w, &m, true, GS_NO_DEADLINE, 1);
+	assert_true(wait_flag(&w.held));
+	assert_true(actor_queue_form(&r, &m, FORM_RECURSIVE, GS_NO_DEADLINE, 2));
+	assert_int_equal(rlock_rec(&m, gs_now() + 5 * GS_MSEC), ETIMEDOUT);
+	assert_int_equal(state(&m), WRITER | READERS_PARKED);
+	actor_finish(&w);
+	assert_true(wait_flag(&r.held));
+	actor_finish(&r);
+	assert_int_equal(state(&m), 0);
+}
+
+/* Readers that nest recursive read locks (the inner one must always be granted at
+ * once: only a writer that holds the lock blocks it, and none can while we read)
+ * against writers of every form: the activity invariant, no deadlock, a zero word. */
+static void *h_reader_recursive(void *arg)
+{
+	struct hammer_arg *a = arg;
+	struct hammer *h = a->h;
+	gs_rwmutex_t *rw = &h->rw;
+
+	for (int i = 0; i < h->iters; i++) {
+		uint64_t x = xorshift(&a->rng);
+		switch (x % 3) {
+		case 0:
+			if (rlock_rec(rw, GS_NO_DEADLINE) != 0)
+				__atomic_fetch_add(&h->bad_ret, 1, __ATOMIC_RELAXED);
+			break;
+		case 1:
+			while (!gs_rwmutex_tryrlock_recursive(rw))
+				sched_yield();
+			break;
+		default:
+			for (;;) {
+				int r = rlock_rec(rw, gs_now() + (int64_t)((x >> 8) % 200) * GS_USEC);
+				if (r == 0)
+					break;
+				if (r != ETIMEDOUT)
+					__atomic_fetch_add(&h->bad_ret, 1, __ATOMIC_RELAXED);
+			}
+		}
+		int depth = 1 + (int)((x >> 16) % 3);
+		for (int k = 1; k < depth; k++) {
+			bool ok = (x >> (20 + k)) & 1 ? gs_rwmutex_tryrlock_recursive(rw)
+						      : rlock_rec(rw, INT64_MIN) == 0;
+			if (!ok)
+				__atomic_fetch_add(&h->bad, 1, __ATOMIC_RELAXED);
+		}
+		int n = __atomic_add_fetch(&h->activity, 1, __ATOMIC_RELAXED);
+		if (n < 1 || n >= 10000)
+			__atomic_fetch_add(&h->bad, 1, __ATOMIC_RELAXED);
+		for (int k = 0; k < 100; k++)
+			BARRIER();
+		__atomic_fetch_sub(&h->activity, 1, __ATOMIC_RELAXED);
+		for (int k = 0; k < depth; k++)
+			gs_rwmutex_runlock(rw);
+	}
+	return NULL;
+}
+
+static void test_recursive_hammer(void **st)
+{
+	(void)st;
+	static const int readers[] = { 1, 3, 10 };
+	static const int writers[] = { 1, 2, 4 };
+	static struct hammer h;
+	static struct hammer_arg a[64];
+	static int done;
+	pthread_t t[64];
+	const int iters = scaled(1000, 100);
+
+	for (size_t wi = 0; wi < sizeof writers / sizeof writers[0]; wi++)
+		for (size_t ri = 0; ri < sizeof readers / sizeof readers[0]; ri++) {
+			int n = 0;
+			memset(&h, 0, sizeof h);
+			h.iters = iters;
+			store_int(&done, 0);
+			for (int k = 0; k < writers[wi] + readers[ri]; k++, n++) {
+				bool writer = k < writers[wi];
+				a[n] = (struct hammer_arg){ .h = &h, .mode = MODES,
+					.rng = 0x9E3779B97F4A7C15ull * (uint64_t)(n + 1 + 100 * (int)ri) };
+				t[n] = spawn_counted(writer ? h_writer : h_reader_recursive, &a[n], &done);
+			}
+			int stuck = join_bounded(t, n, &done, 20 * GS_SEC);
+			if (h.bad || h.bad_ret || state(&h.rw) || stuck)
+				fprintf(stderr, "recursive hammer(%d writers, %d readers): %d violations, "
+					"%d bad returns, %d stuck, state 0x%x\n", writers[wi], readers[ri],
+					h.bad, h.bad_ret, stuck, state(&h.rw));
+			assert_int_equal(stuck, 0);
+			assert_int_equal(h.bad, 0);
+			assert_int_equal(h.bad_ret, 0);
+			assert_int_equal(h.activity, 0);
+			assert_int_equal(state(&h.rw), 0);
+		}
+}
+
+/* --- the reader limit (white-box: the word is set near it) ------------------------- */
+
+static void test_reader_limit(void **st)
+{
+	(void)st;
+	static gs_rwmutex_t m;
+	static struct actor w, r;
+	const uint32_t full = GS_RWMUTEX_MAX_READERS * ONE_READER;
+
+	__atomic_store_n(&m.state_, full - ONE_READER, __ATOMIC_RELAXED);
+	assert_true(gs_rwmutex_tryrlock(&m)); /* the last one that fits */
+	assert_int_equal(gs_rwmutex_readers(&m), GS_RWMUTEX_MAX_READERS);
+	assert_false(gs_rwmutex_tryrlock(&m));
+	assert_false(gs_rwmutex_tryrlock_recursive(&m));
+	assert_int_equal(gs_rwmutex_rlock_clock(&m, CLOCK_MONOTONIC, GS_NO_DEADLINE), EAGAIN);
+	assert_int_equal(gs_rwmutex_rlock_clock(&m, CLOCK_REALTIME, 0), EAGAIN);
+	assert_int_equal(rlock_rec(&m, GS_NO_DEADLINE), EAGAIN);
+	assert_int_equal(state(&m), full);
+	gs_rwmutex_runlock(&m);
+	assert_int_equal(rlock_rec(&m, GS_NO_DEADLINE), 0);
+	assert_int_equal(state(&m), full);
+
+	/* Full, W queued with a deadline, R (rlock_clock) queued behind W. W gives up; its
+	 * timeout pass would admit R on top of a full count: R is told to retry instead and
+	 * meets the limit itself. If W gave up before R queued, R meets it at once: EAGAIN
+	 * either way, but only the first order tests the pass (retried, bounded). */
+	bool tested = false;
+	for (int attempt = 0; attempt < 5 && !tested; attempt++) {
+		int64_t deadline = gs_now() + 300 * GS_MSEC;
+		actor_start(&w, &m, true, deadline, 1);
+		bool queued = wait_parked(w.tid);
+		actor_start_form(&r, &m, false, FORM_CLOCK, GS_NO_DEADLINE, 2);
+		queued = wait_parked(r.tid) && queued;
+		bool in_time = queued && !load_int(&w.done);
+		join(w.thread);
+		int64_t give_up = gs_now() + 10 * GS_SEC;
+		while (!load_int(&r.done) && !load_int(&r.held) && gs_now() < give_up)
+			sleep_ns(50 * GS_USEC);
+		uint32_t seen = state(&m);
+		actor_finish(&r); /* releases it if it got in (a failure) */
+		assert_int_equal(w.r, ETIMEDOUT);
+		assert_int_equal(r.r, EAGAIN);
+		assert_int_equal(seen, full);
+		tested = in_time;
+	}
+	assert_true(tested);
+	__atomic_store_n(&m.state_, 0, __ATOMIC_RELAXED);
+}
+
 /* --- misuse ------------------------------------------------------------------------ */
 
 static void scenario_runlock_fresh(void)
@@ -1170,6 +1417,14 @@ static void scenario_unlock_fresh(void)
 {
 	gs_rwmutex_t m = GS_RWMUTEX_INIT;
 	gs_rwmutex_unlock(&m);
+	exit(0);
+}
+
+static void scenario_rlock_over_limit(void)
+{
+	gs_rwmutex_t m = GS_RWMUTEX_INIT;
+	__atomic_store_n(&m.state_, GS_RWMUTEX_MAX_READERS * ONE_READER, __ATOMIC_RELAXED);
+	gs_rwmutex_rlock(&m);
 	exit(0);
 }
 
@@ -1202,6 +1457,7 @@ static void test_misuse_dies(void **st)
 	expect_death("runlock_write_locked", runlock_line);
 	expect_death("unlock_fresh", unlock_line);
 	expect_death("unlock_read_locked", unlock_line);
+	expect_death("rlock_over_limit", "gosync: fatal error: sync: RWMutex reader count overflow\n");
 }
 
 /* --- what ThreadSanitizer sees (fresh processes) ------------------------------------ */
@@ -1321,6 +1577,7 @@ static const struct scenario scenarios[] = {
 	{ "runlock_write_locked", scenario_runlock_write_locked },
 	{ "unlock_fresh", scenario_unlock_fresh },
 	{ "unlock_read_locked", scenario_unlock_read_locked },
+	{ "rlock_over_limit", scenario_rlock_over_limit },
 	{ "tsan_readers", scenario_tsan_readers },
 	{ "tsan_racy_readers", scenario_tsan_racy_readers },
 	{ NULL, NULL },
@@ -1343,6 +1600,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unlock_elsewhere),
 		cmocka_unit_test(test_storm),
 		cmocka_unit_test(test_free_after_unlock),
+		cmocka_unit_test(test_recursive),
+		cmocka_unit_test(test_recursive_hammer),
+		cmocka_unit_test(test_reader_limit),
 		cmocka_unit_test(test_misuse_dies),
 		cmocka_unit_test(test_tsan_read_locks),
 	};

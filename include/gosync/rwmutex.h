@@ -6,7 +6,8 @@
  * in before the next writer, so readers never starve either. Hence a thread must not
  * take a read lock it already holds (recursive read locking): if a writer arrives in
  * between, the inner rlock waits for the writer, which waits for the outer read lock
- * — a deadlock. A write-lock holder that calls rlock blocks likewise.
+ * — a deadlock. A write-lock holder that calls rlock blocks likewise. Code that needs
+ * recursive read locks uses the reader-preferring forms below instead.
  * Unlocking from a thread other than the locker is allowed, as in Go. Misuse
  * (runlock of a mutex not read-locked, unlock of one not write-locked) is fatal.
  * The object may be freed as soon as its last unlock/runlock returns. */
@@ -25,6 +26,9 @@ typedef struct gs_rwmutex {
 
 #define GS_RWMUTEX_INIT { 0 }
 
+/* The most read locks one rwmutex holds at once (glibc's rwlock limit, 2^28 - 1). */
+#define GS_RWMUTEX_MAX_READERS 0x0FFFFFFFu
+
 GS_STATIC_ASSERT(sizeof(gs_rwmutex_t) <= 24, "gs_rwmutex_t fits its pinned size");
 GS_STATIC_ASSERT(GS_ALIGNOF(gs_rwmutex_t) == 4, "gs_rwmutex_t is 4-byte aligned");
 
@@ -39,9 +43,27 @@ GS_API int gs_rwmutex_rlock_until(gs_rwmutex_t *rw, int64_t deadline);
 GS_API int gs_rwmutex_lock_until(gs_rwmutex_t *rw, int64_t deadline);
 /* As the _until forms, with the deadline in ns on `clock`: CLOCK_MONOTONIC or
  * CLOCK_REALTIME (a step of the clock moves the deadline, as for the pthread timed
- * locks). */
+ * locks). rlock_clock also returns EAGAIN, at once, when the rwmutex already holds
+ * GS_RWMUTEX_MAX_READERS read locks; the other read-lock calls treat that as misuse
+ * (tryrlock: false; rlock, rlock_until: fatal). */
 GS_API int gs_rwmutex_rlock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline);
 GS_API int gs_rwmutex_lock_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline);
+
+/* Reader-preferring read locks, for code that takes read locks recursively (what
+ * pthread_rwlock_rdlock allows by default): granted whenever no writer holds the lock,
+ * even while writers wait — so a thread holding a read lock may take another one —
+ * and released with gs_rwmutex_runlock. The price is glibc's: a writer waits until no
+ * read lock is held, and can starve while these read locks keep overlapping. Plain
+ * rlock callers on the same rwmutex still defer to queued writers. rlock_recursive_clock
+ * returns 0, ETIMEDOUT (deadline on `clock`, as rlock_clock), or EAGAIN at once when
+ * the rwmutex already holds GS_RWMUTEX_MAX_READERS read locks. */
+GS_API int gs_rwmutex_rlock_recursive_clock(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline);
+GS_API bool gs_rwmutex_tryrlock_recursive(gs_rwmutex_t *rw);
+
+/* How many read locks rw holds right now: a snapshot, for assertions and for callers
+ * (the pthread shim) that must answer an unlock of an unlocked rwlock instead of
+ * failing, or tell EAGAIN from EBUSY after a failed tryrlock. */
+GS_API uint32_t gs_rwmutex_readers(const gs_rwmutex_t *rw);
 
 GS_END_DECLS
 
