@@ -8,7 +8,7 @@
  *
  * EAGAIN (the word no longer held `expected`) and EINTR (a signal handler ran) both
  * mean "re-check and go round again" to a caller, so they become 0 here; only the
- * _intr form reports EINTR, for sem_wait's POSIX contract.
+ * _intr forms report EINTR, for sem_wait's POSIX contract.
  *
  * Cancellation. pthread_cancel of a thread with deferred cancellation only sets a flag;
  * it interrupts a sleeping thread only if that thread enabled asynchronous cancellation,
@@ -79,6 +79,17 @@ int gs__futex_wait_cancel(const uint32_t *word, uint32_t expected, clockid_t clo
 	r = wait_bitset(word, expected, clock, deadline);
 	pthread_setcanceltype(type, &type);
 	return r == EINTR ? 0 : r;
+}
+
+int gs__futex_wait_cancel_intr(const uint32_t *word, uint32_t expected, clockid_t clock,
+			       int64_t deadline)
+{
+	int type, r;
+
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
+	r = wait_bitset(word, expected, clock, deadline);
+	pthread_setcanceltype(type, &type);
+	return r;
 }
 
 void gs__futex_wake(const uint32_t *word, int n)

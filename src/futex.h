@@ -24,6 +24,10 @@ GS_HIDDEN int gs__futex_wait_intr(const uint32_t *word, uint32_t expected,
  * caller's frame is then always at this call. */
 GS_HIDDEN int gs__futex_wait_cancel(const uint32_t *word, uint32_t expected,
 				    clockid_t clock, int64_t deadline);
+/* Both: a cancellation point that also reports a signal's interruption as EINTR
+ * (sem_wait: glibc's is both). */
+GS_HIDDEN int gs__futex_wait_cancel_intr(const uint32_t *word, uint32_t expected,
+					 clockid_t clock, int64_t deadline);
 /* Wakes up to n threads sleeping on word. A stale wake is harmless: every sleeper
  * re-checks its condition. */
 GS_HIDDEN void gs__futex_wake(const uint32_t *word, int n);
