@@ -14,7 +14,13 @@
 # and in glibc plainly, so a preload that silently did nothing fails the run.
 # Each run has a watchdog (timeout, SIGKILL after $POSIX_TIMEOUT s); the programs also
 # arm alarm() themselves. NAME... restricts the run to those programs (file base names).
+#
+# XFAIL lists programs that show a known shim bug: they still run, a failure prints
+# XFAIL and does not count, and a pass fails the run (XPASS) so the list is kept honest.
 set -u
+XFAIL="
+cond_eperm_glibc
+"
 B=${1:-build}
 [ $# -gt 0 ] && shift
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -115,8 +121,9 @@ run() {
 	esac
 	name=$1 mode=$2
 	shift 2
-	(cd "$OUT" && timeout -s KILL "$POSIX_TIMEOUT" "$@" >"$OUT/$name.$mode.out" \
-		2>"$OUT/$name.$mode.err" </dev/null)
+	# the braces catch the shell's own "Killed"/"Alarm clock" line
+	{ timeout -s KILL "$POSIX_TIMEOUT" "$@" >"$OUT/$name.$mode.out" \
+		2>"$OUT/$name.$mode.err" </dev/null; } 2>/dev/null
 }
 
 show() { # NAME MODE STATUS
@@ -128,23 +135,44 @@ show() { # NAME MODE STATUS
 	fi
 }
 
+cd "$OUT" || exit 1
+xfailed=0
 for name in $progs; do
 	modes="plain preload"
 	[ -e "$OUT/$name.linked" ] && modes="$modes linked"
+	xfail=0
+	case " $(echo $XFAIL) " in *" $name "*) xfail=1 ;; esac
 	ok=1
 	for mode in $modes; do
 		run "$name" "$mode"
 		st=$?
 		if [ $st -ne 0 ]; then
-			[ $ok = 1 ] && fail "$name: $mode run (status $st; 137 = watchdog)"
+			if [ $xfail = 1 ] && [ $mode != plain ]; then
+				ok=0
+				continue
+			fi
+			[ $ok = 1 ] && fail "$name: $mode run (status $st; 142 = alarm, 137 = timeout)"
 			ok=0
 			show "$name" "$mode" "$st"
 		elif [ "$mode" != plain ] && ! cmp -s "$OUT/$name.plain.out" "$OUT/$name.$mode.out"; then
+			if [ $xfail = 1 ]; then
+				ok=0
+				continue
+			fi
 			[ $ok = 1 ] && fail "$name: $mode output differs from plain"
 			ok=0
 			diff "$OUT/$name.plain.out" "$OUT/$name.$mode.out" | head -n 30 | sed 's/^/    /'
 		fi
 	done
+	if [ $xfail = 1 ]; then
+		if [ $ok = 1 ]; then
+			fail "$name: XPASS (passes now: take it off the XFAIL list in $0)"
+		else
+			xfailed=$((xfailed + 1))
+			echo "XFAIL $name (a known shim bug; see the top of $name)"
+		fi
+		continue
+	fi
 	if [ $ok = 1 ]; then
 		passed=$((passed + 1))
 		skips=$(grep -c '^SKIP' "$OUT/$name.plain.out")
@@ -152,5 +180,5 @@ for name in $progs; do
 	fi
 done
 
-echo "posix: $passed passed, $failed failed"
+echo "posix: $passed passed, $failed failed$([ $xfailed -gt 0 ] && echo ", $xfailed xfailed")"
 [ $failed -eq 0 ]
