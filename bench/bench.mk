@@ -5,16 +5,24 @@
 #
 # The top-level Makefile builds $(B)/libgosync.a first and then runs this file.
 # One binary per implementation and source, so each one runs in its own process:
-# bench/bench_mutex.c (the mutex rows) and bench/bench_sync.c (rwmutex, cond,
-# waitgroup, once, semaphore). bench/run.sh drives them round-robin and summarises;
-# results go to bench/results/{mutex,sync}.csv (raw, one row per round and metric)
-# and bench/results/{mutex,sync}.md (the summary tables).
-# The Go peer (bench/go/, Go's own sync package) is one binary under three names,
-# bench_{mutex,sync,value}_go, built with `go build` when a Go toolchain is found.
+# bench/bench_mutex.c (the mutex rows), bench/bench_sync.c (rwmutex, cond,
+# waitgroup, once, semaphore) and bench/bench_value.c (the atomic value beside
+# rwlocks). bench/run.sh drives them round-robin and summarises; results go to
+# $(RESULTS)/{mutex,sync,value}.csv (raw, one row per round and metric), the
+# summary tables ({mutex,sync,value}.md), the plots and report.md.
+# The Go peer (bench/go/, Go's own sync package) is one binary under several names
+# (bench_{mutex,sync,value}_go, bench_value_go_value, bench_value_go_rwmutex), built
+# with `go build` when a Go toolchain is found; the Abseil rows link the C sources
+# with bench/absl_sync.cc when pkg-config knows absl_synchronization.
+#
+# Another implementation column: add it to the IMPLS lists here (or a rule of its
+# own) and to the lists at the top of bench/run.sh; the summaries and plots pick up
+# every implementation present in the CSVs.
 
-B     ?= build
-QUICK ?=
-CC    ?= cc
+B       ?= build
+QUICK   ?=
+CC      ?= cc
+RESULTS ?= bench/results
 
 OUT         := $(B)/bench
 IMPLS       := gosync glibc adaptive nsync mutex3 floor
@@ -32,7 +40,7 @@ LIBS_nsync  := -lnsync
 .DELETE_ON_ERROR:
 
 run: build
-	QUICK="$(QUICK)" sh bench/run.sh $(OUT)
+	QUICK="$(QUICK)" RESULTS="$(RESULTS)" sh bench/run.sh $(OUT)
 
 build: $(BINS)
 
@@ -52,8 +60,8 @@ $(OUT)/bench_sync_%: bench/bench_sync.c bench/bench.mk
 
 # bench/bench_value.c (the seeds' read-mostly experiment): gs_value as a user gets
 # it, through the shared library; raw liburcu-bp with its inline read side and through
-# its out-of-line calls; pthread_rwlock; gs_rwmutex.
-VALUE_IMPLS := gosync urcu urcu_sym rwlock rwmutex
+# its out-of-line calls; pthread_rwlock; gs_rwmutex; nsync_mu.
+VALUE_IMPLS := gosync urcu urcu_sym rwlock rwmutex nsync
 URCU_CFLAGS := $(shell pkg-config --cflags liburcu-bp)
 URCU_LIBS   := $(shell pkg-config --libs liburcu-bp)
 GOSYNC_SO   := -L$(B) -lgosync -Wl,-rpath,$(CURDIR)/$(B) $(URCU_LIBS)
@@ -61,6 +69,7 @@ VLIBS_gosync   := $(GOSYNC_SO)
 VLIBS_rwmutex  := $(GOSYNC_SO)
 VLIBS_urcu     := $(URCU_CFLAGS) $(URCU_LIBS)
 VLIBS_urcu_sym := $(URCU_CFLAGS) $(URCU_LIBS)
+VLIBS_nsync    := -lnsync
 
 build: $(patsubst %,$(OUT)/bench_value_%,$(VALUE_IMPLS))
 
@@ -70,11 +79,13 @@ $(OUT)/bench_value_%: bench/bench_value.c bench/bench.mk $(B)/libgosync.so
 
 # The Go peer: bench/go/main.go, standard library only, built off the network into
 # $(OUT)/bench_go and hard-linked as bench_mutex_go, bench_sync_go, bench_value_go
-# (the program reads its own name). No Go toolchain: a note, and run.sh runs without
-# the go rows.
+# (atomic.Pointer), bench_value_go_value (atomic.Value) and bench_value_go_rwmutex
+# (sync.RWMutex): the program reads its own name. No Go toolchain: a note, and run.sh
+# runs without the go rows.
 GO        ?= $(shell command -v go 2>/dev/null)
 GOCACHE   ?= $(CURDIR)/$(B)/gocache
-GO_NAMES  := $(patsubst %,$(OUT)/bench_%_go,mutex sync value)
+GO_NAMES  := $(patsubst %,$(OUT)/bench_%_go,mutex sync value) \
+             $(OUT)/bench_value_go_value $(OUT)/bench_value_go_rwmutex
 
 ifneq ($(GO),)
 build: $(GO_NAMES)
@@ -94,27 +105,29 @@ go-missing:
 	@rm -f $(OUT)/bench_go $(GO_NAMES)
 endif
 
-# Abseil's absl::Mutex (Debian libabsl-dev) for the mutex rows: bench/bench_mutex.c
-# with -DIMPL_absl, linked with the extern "C" adapter bench/absl_mutex.cc. Without
+# Abseil (Debian libabsl-dev): bench_mutex.c, bench_sync.c and bench_value.c with
+# -DIMPL_absl, linked with the extern "C" adapter bench/absl_sync.cc. Without
 # pkg-config's absl_synchronization: a note, and run.sh runs without the absl rows.
 ABSL_CFLAGS := $(shell pkg-config --cflags absl_synchronization 2>/dev/null)
 ABSL_LIBS   := $(shell pkg-config --libs absl_synchronization 2>/dev/null)
+ABSL_NAMES  := $(patsubst %,$(OUT)/bench_%_absl,mutex sync value)
 
 ifneq ($(ABSL_LIBS),)
-build: $(OUT)/bench_mutex_absl
+build: $(ABSL_NAMES)
 
-$(OUT)/absl_mutex.o: bench/absl_mutex.cc bench/bench.mk
+$(OUT)/absl_sync.o: bench/absl_sync.cc bench/bench.mk
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror $(ABSL_CFLAGS) -c $< -o $@
 
-$(OUT)/bench_mutex_absl: bench/bench_mutex.c $(OUT)/absl_mutex.o bench/bench.mk
+$(OUT)/bench_sync_absl $(OUT)/bench_value_absl: $(wildcard include/gosync/*.h)
+$(ABSL_NAMES): $(OUT)/bench_%_absl: bench/bench_%.c $(OUT)/absl_sync.o bench/bench.mk
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) -DIMPL_absl $< $(OUT)/absl_mutex.o -o $@ $(ABSL_LIBS) -lstdc++ -pthread
+	$(CC) $(BENCH_CFLAGS) -DIMPL_absl $< $(OUT)/absl_sync.o -o $@ $(ABSL_LIBS) -lstdc++ -pthread
 else
 build: absl-missing
 
 .PHONY: absl-missing
 absl-missing:
 	@echo "note: pkg-config knows no absl_synchronization: the absl rows are skipped (Debian: apt-get install libabsl-dev)"
-	@rm -f $(OUT)/bench_mutex_absl
+	@rm -f $(ABSL_NAMES)
 endif

@@ -1,14 +1,15 @@
 /* bench_mutex — one mutex benchmark, compiled once per implementation.
  *
  * Build with exactly one of -DIMPL_gosync, -DIMPL_glibc, -DIMPL_adaptive, -DIMPL_nsync,
- * -DIMPL_absl (linked with bench/absl_mutex.cc), -DIMPL_mutex3, -DIMPL_floor. Each
+ * -DIMPL_absl (linked with bench/absl_sync.cc), -DIMPL_mutex3, -DIMPL_floor. Each
  * binary runs one workload per invocation, so every implementation and every
  * measurement lives in its own process:
  *
  *   bench_mutex_<impl> uncontended ITERS REPS     (a) ns per lock+unlock pair, best rep
  *   bench_mutex_<impl> contended THREADS MS       (b) throughput, fairness, acquire latency
- *   bench_mutex_<impl> lockskew MS                (c) Go's lockskew: a 100 us holder vs a
- *                                                     thread that wants the lock every 1 ms
+ *   bench_mutex_<impl> lockskew MS [FILE]         (c) Go's lockskew: a 100 us holder vs a
+ *                                                     thread that wants the lock every 1 ms;
+ *                                                     FILE gets every wait (ns, one a line)
  *   bench_mutex_<impl> counter THREADS ITERS      (d) THREADS x ITERS increments, wall time
  *   bench_mutex_<impl> privwork                   calibration: ns of the private work in (b)
  *
@@ -84,11 +85,11 @@ static inline void lk_lock(lock_t *l) { nsync_mu_lock(l); }
 static inline void lk_unlock(lock_t *l) { nsync_mu_unlock(l); }
 
 #elif defined(IMPL_absl)
-/* Abseil's absl::Mutex, through the extern "C" adapter bench/absl_mutex.cc (opaque
+/* Abseil's absl::Mutex, through the extern "C" adapter bench/absl_sync.cc (opaque
  * storage here, placement new there): one call per lock and per unlock, like the
  * other libraries. */
 #define IMPL_NAME "absl"
-#define BENCH_ABSL_STORAGE 64 /* keep in sync with bench/absl_mutex.cc */
+#define BENCH_ABSL_STORAGE 64 /* keep in sync with bench/absl_sync.cc */
 typedef struct {
 	_Alignas(16) unsigned char b[BENCH_ABSL_STORAGE];
 } lock_t;
@@ -251,7 +252,7 @@ static void calibrate_ticks(void)
 {
 	int64_t t0 = now_ns();
 	uint64_t c0 = ticks();
-	sleep_ns(20000000);
+	sleep_ns(5000000); /* 5 ms: both clocks are read around it, to ~0.01 % */
 	int64_t t1 = now_ns();
 	uint64_t c1 = ticks();
 	ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
@@ -505,7 +506,9 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int run_lockskew(long ms)
+/* samples: NULL, or a file that gets every wait in ns, one per line, in the order
+ * they happened (bench/run.sh turns them into the latency CDF). */
+static int run_lockskew(long ms, const char *samples)
 {
 	pthread_t t[2];
 	capwaits = (size_t)ms * 2 + 16;
@@ -528,6 +531,15 @@ static int run_lockskew(long ms)
 
 	if (shared[0].v != holder_ops + nwaits)
 		die("counter mismatch");
+	if (samples) {
+		FILE *f = fopen(samples, "w");
+		if (!f)
+			die("cannot write the samples file");
+		for (size_t i = 0; i < nwaits; i++)
+			fprintf(f, "%lld\n", (long long)waits[i]);
+		if (fclose(f) != 0)
+			die("cannot write the samples file");
+	}
 	qsort(waits, nwaits, sizeof *waits, cmp_i64);
 	double p50 = 0, p99 = 0, mx = 0;
 	if (nwaits) {
@@ -606,13 +618,13 @@ int main(int argc, char **argv)
 	if (!strcmp(w, "contended"))
 		return run_contended((int)arg(argv, 2, argc, 2), arg(argv, 3, argc, 1000));
 	if (!strcmp(w, "lockskew"))
-		return run_lockskew(arg(argv, 2, argc, 2000));
+		return run_lockskew(arg(argv, 2, argc, 2000), argc > 3 ? argv[3] : NULL);
 	if (!strcmp(w, "counter"))
 		return run_counter((int)arg(argv, 2, argc, 30), arg(argv, 3, argc, 100000));
 	if (!strcmp(w, "privwork"))
 		return run_privwork();
 	fprintf(stderr,
 		"usage: %s uncontended|uncontended_mt [ITERS [REPS]] | contended [THREADS [MS]] |\n"
-		"       lockskew [MS] | counter [THREADS [ITERS]] | privwork\n", argv[0]);
+		"       lockskew [MS [SAMPLES_FILE]] | counter [THREADS [ITERS]] | privwork\n", argv[0]);
 	return 2;
 }

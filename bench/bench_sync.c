@@ -11,8 +11,17 @@
  *                    (rwmutex workloads only)
  *   -DIMPL_nsync     nsync_mu (readers: nsync_mu_rlock), nsync_cv + nsync_mu,
  *                    nsync_run_once (no wait group: nsync_counter is one-shot)
+ *   -DIMPL_absl      Abseil, through the extern "C" adapter bench/absl_sync.cc:
+ *                    absl::Mutex (readers: ReaderLock), absl::CondVar + absl::Mutex,
+ *                    absl::call_once; for the wait-group cycle, one-shot
+ *                    absl::Notification (gate) and absl::BlockingCounter (join) made
+ *                    afresh each cycle; for the semaphore, a count under an
+ *                    absl::Mutex acquired with LockWhen (Abseil has neither)
  *   -DIMPL_barrier   pthread_barrier as the wait group (waitgroup workload only)
- * A workload the implementation lacks prints nothing and exits 0.
+ * A workload the implementation lacks prints nothing and exits 0. The wait-group
+ * workload is written against a "gate" (opened by one thread, waited on by several,
+ * re-armed) and a "join" (armed with n, n arrivals, one waiter); each implementation
+ * maps them onto what it has.
  *
  *   bench_sync_<impl> rwunc ITERS REPS            rlock+runlock pair, 1 thread, ns
  *   bench_sync_<impl> rw THREADS PERMILLE MS      read-mostly throughput, PERMILLE/1000
@@ -81,6 +90,7 @@ static inline void cv_broadcast(cv_t *c) { gs_cond_broadcast(c); }
 
 /* The wait-group workload uses a "gate" (main opens it, workers wait on it) and a
  * "join" (workers arrive, main waits) per cycle; a wait group is both. */
+#define WG_REUSABLE 1
 typedef gs_waitgroup_t wg_t;
 static void wg_init(wg_t *w, int n) { *w = (gs_waitgroup_t)GS_WAITGROUP_INIT; if (n) gs_waitgroup_add(w, n); }
 static inline void wg_add(wg_t *w, int n) { gs_waitgroup_add(w, n); }
@@ -145,6 +155,7 @@ static inline void cv_broadcast(cv_t *c) { pthread_cond_broadcast(c); }
 
 /* The wait group a C programmer writes with pthreads: a counter under a mutex, a
  * condition variable broadcast when it reaches zero. */
+#define WG_REUSABLE 1
 typedef struct {
 	pthread_mutex_t m;
 	pthread_cond_t c;
@@ -228,28 +239,125 @@ typedef nsync_once once_t;
 static void once_fn0(void);
 static inline void once_call(once_t *o) { nsync_run_once(o, once_fn0); }
 
+#elif defined(IMPL_absl)
+#define IMPL_NAME "absl"
+#define HAVE_RW 1
+#define HAVE_COND 1
+#define HAVE_WG 1
+#define HAVE_ONCE 1
+#define HAVE_SEM 1
+/* Every Abseil object lives in opaque storage here and is used through the
+ * out-of-line functions of bench/absl_sync.cc. */
+#define BENCH_ABSL_STORAGE 64 /* keep in sync with bench/absl_sync.cc */
+typedef struct {
+	_Alignas(16) unsigned char b[BENCH_ABSL_STORAGE];
+} absl_obj;
+void bench_absl_init(void *p);
+void bench_absl_lock(void *p);
+void bench_absl_unlock(void *p);
+void bench_absl_rlock(void *p);
+void bench_absl_runlock(void *p);
+void bench_absl_cv_init(void *p);
+void bench_absl_cv_wait(void *cv, void *m);
+void bench_absl_cv_signal(void *cv);
+void bench_absl_cv_broadcast(void *cv);
+void bench_absl_once_init(void *p);
+void bench_absl_once(void *p, void (*fn)(void));
+void bench_absl_note_init(void *p);
+void bench_absl_note_notify(void *p);
+void bench_absl_note_wait(void *p);
+void bench_absl_note_reset(void *p);
+void bench_absl_bc_init(void *p, int n);
+void bench_absl_bc_decrement(void *p);
+void bench_absl_bc_wait(void *p);
+void bench_absl_bc_reset(void *p, int n);
+void bench_absl_sem_init(void *p, int n);
+void bench_absl_sem_acquire(void *p);
+void bench_absl_sem_release(void *p);
+int bench_absl_sem_value(void *p);
+
+typedef absl_obj rw_t;
+static void rw_init(rw_t *l) { bench_absl_init(l->b); }
+static inline void rw_rlock(rw_t *l) { bench_absl_rlock(l->b); }
+static inline void rw_runlock(rw_t *l) { bench_absl_runlock(l->b); }
+static inline void rw_lock(rw_t *l) { bench_absl_lock(l->b); }
+static inline void rw_unlock(rw_t *l) { bench_absl_unlock(l->b); }
+
+typedef absl_obj cmu_t;
+typedef absl_obj cv_t;
+static void cmu_init(cmu_t *m) { bench_absl_init(m->b); }
+static inline void cmu_lock(cmu_t *m) { bench_absl_lock(m->b); }
+static inline void cmu_unlock(cmu_t *m) { bench_absl_unlock(m->b); }
+static void cv_init(cv_t *c) { bench_absl_cv_init(c->b); }
+static inline void cv_wait(cv_t *c, cmu_t *m) { bench_absl_cv_wait(c->b, m->b); }
+static inline void cv_signal(cv_t *c) { bench_absl_cv_signal(c->b); }
+static inline void cv_broadcast(cv_t *c) { bench_absl_cv_broadcast(c->b); }
+
+/* Gate: a Notification, made afresh when re-armed (every waiter has returned by
+ * then). Join: a BlockingCounter made afresh with the count when armed (its one
+ * Wait has returned by then). */
+typedef absl_obj gate_t;
+static void gate_init(gate_t *g) { bench_absl_note_init(g->b); }
+static inline void gate_open(gate_t *g) { bench_absl_note_notify(g->b); }
+static inline void gate_wait(gate_t *g) { bench_absl_note_wait(g->b); }
+static inline void gate_rearm(gate_t *g) { bench_absl_note_reset(g->b); }
+typedef absl_obj join_t;
+static void join_init(join_t *j) { bench_absl_bc_init(j->b, 0); }
+static inline void join_arm(join_t *j, int n) { bench_absl_bc_reset(j->b, n); }
+static inline void join_arrive(join_t *j) { bench_absl_bc_decrement(j->b); }
+static inline void join_wait(join_t *j) { bench_absl_bc_wait(j->b); }
+
+typedef absl_obj once_t;
+#define ONCE_INIT { { 0 } }
+#define HAVE_ONCE_INIT 1
+static void once_init(once_t *o) { bench_absl_once_init(o->b); }
+static void once_fn0(void);
+static inline void once_call(once_t *o) { bench_absl_once(o->b, once_fn0); }
+
+typedef absl_obj xsem_t;
+static void xsem_init(xsem_t *s, int cap) { bench_absl_sem_init(s->b, cap); }
+static inline void xsem_acquire(xsem_t *s) { bench_absl_sem_acquire(s->b); }
+static inline void xsem_release(xsem_t *s) { bench_absl_sem_release(s->b); }
+static bool xsem_all_free(xsem_t *s, int cap) { return bench_absl_sem_value(s->b) == cap; }
+
 #elif defined(IMPL_barrier)
 #define IMPL_NAME "barrier"
 #define HAVE_WG 1
-#define WG_IS_BARRIER 1
 /* A barrier of 5 (the waiter and 4 workers) for the gate and another for the join:
- * "open" and "arrive" and both waits are pthread_barrier_wait; add does nothing. */
-typedef pthread_barrier_t wg_t;
-static void wg_init(wg_t *w, int n)
-{
-	(void)n;
-	pthread_barrier_init(w, NULL, 5);
-}
-static inline void wg_add(wg_t *w, int n) { (void)w, (void)n; }
-static inline void wg_done(wg_t *w) { pthread_barrier_wait(w); }
-static inline void wg_wait(wg_t *w) { pthread_barrier_wait(w); }
+ * open, arrive and both waits are pthread_barrier_wait; arm and re-arm do nothing. */
+typedef pthread_barrier_t gate_t;
+static void gate_init(gate_t *g) { pthread_barrier_init(g, NULL, 5); }
+static inline void gate_open(gate_t *g) { pthread_barrier_wait(g); }
+static inline void gate_wait(gate_t *g) { pthread_barrier_wait(g); }
+static inline void gate_rearm(gate_t *g) { (void)g; }
+typedef pthread_barrier_t join_t;
+static void join_init(join_t *j) { pthread_barrier_init(j, NULL, 5); }
+static inline void join_arm(join_t *j, int n) { (void)j, (void)n; }
+static inline void join_arrive(join_t *j) { pthread_barrier_wait(j); }
+static inline void join_wait(join_t *j) { pthread_barrier_wait(j); }
 
 #else
-#error "define one of IMPL_gosync IMPL_glibc IMPL_glibc_pw IMPL_nsync IMPL_barrier"
+#error "define one of IMPL_gosync IMPL_glibc IMPL_glibc_pw IMPL_nsync IMPL_absl IMPL_barrier"
 #endif
 
-#ifndef WG_IS_BARRIER
-#define WG_IS_BARRIER 0
+#if defined(HAVE_ONCE) && !defined(HAVE_ONCE_INIT)
+static void once_init(once_t *o) { (void)o; } /* ONCE_INIT was enough */
+#endif
+
+#ifdef WG_REUSABLE
+/* A reusable wait group is both: the gate is a count of 1 (open = done, re-arm =
+ * add 1 after every wait on it returned, Go's reuse rule); the join is armed with
+ * add n. */
+typedef wg_t gate_t;
+static void gate_init(gate_t *g) { wg_init(g, 1); }
+static inline void gate_open(gate_t *g) { wg_done(g); }
+static inline void gate_wait(gate_t *g) { wg_wait(g); }
+static inline void gate_rearm(gate_t *g) { wg_add(g, 1); }
+typedef wg_t join_t;
+static void join_init(join_t *j) { wg_init(j, 0); }
+static inline void join_arm(join_t *j, int n) { wg_add(j, n); }
+static inline void join_arrive(join_t *j) { wg_done(j); }
+static inline void join_wait(join_t *j) { wg_wait(j); }
 #endif
 
 /* Keeps the compiler from moving the protected accesses across the primitive (it
@@ -355,7 +463,7 @@ UNUSED static void calibrate_ticks(void)
 {
 	int64_t t0 = now_ns();
 	uint64_t c0 = ticks();
-	sleep_ns(20000000);
+	sleep_ns(5000000); /* 5 ms: both clocks are read around it, to ~0.01 % */
 	int64_t t1 = now_ns();
 	uint64_t c1 = ticks();
 	ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
@@ -757,15 +865,19 @@ static int run_broadcast(int n, long reps) { (void)n, (void)reps; return 0; }
 
 /* ---- 3. wait group cycle ------------------------------------------------------- */
 #ifdef HAVE_WG
-/* Per cycle k: main arms the join (add 4), opens gate[k % 2] (done on a count of 1),
- * waits on the join, checks every worker's stamp, and re-arms the gate (add 1);
- * each worker waits on gate[k % 2], stamps k, and arrives at the join (done). Two
- * gates alternate so that a fast worker never reaches a gate before it is re-armed,
- * and every re-arm comes after all waits on that gate returned (Go's reuse rule). */
+/* Per cycle k: main arms the join (with 4), opens gate[k % 2], waits on the join,
+ * checks every worker's stamp, and re-arms the gate; each worker waits on
+ * gate[k % 2], stamps k, and arrives at the join. Two gates alternate so that a fast
+ * worker never reaches a gate before it is re-armed, and every re-arm comes after
+ * all waits on that gate returned (Go's reuse rule; Abseil's one-shot objects may be
+ * remade only then). */
 #define WG_WORKERS 4
 static struct {
-	wg_t w;
-} __attribute__((aligned(LINE))) gate[2], join_;
+	gate_t g;
+} __attribute__((aligned(LINE))) gate[2];
+static struct {
+	join_t j;
+} __attribute__((aligned(LINE))) join_;
 static struct {
 	uint64_t v;
 } __attribute__((aligned(LINE))) wg_cycle, stamp[WG_WORKERS];
@@ -776,12 +888,12 @@ static void *wg_thread(void *arg)
 	int i = (int)(intptr_t)arg;
 	thread_ready();
 	for (uint64_t k = 0;; k++) {
-		wg_wait(&gate[k & 1].w);
+		gate_wait(&gate[k & 1].g);
 		if (__atomic_load_n(&wg_cycle.v, __ATOMIC_RELAXED) != k)
 			wg_bad = 1; /* passed the gate before it was opened */
 		__atomic_store_n(&stamp[i].v, k, __ATOMIC_RELAXED);
 		bool last = stopping();
-		wg_done(&join_.w);
+		join_arrive(&join_.j);
 		if (last)
 			break;
 	}
@@ -791,9 +903,9 @@ static void *wg_thread(void *arg)
 static int run_wgcycle(long ms)
 {
 	pthread_t t[WG_WORKERS];
-	wg_init(&gate[0].w, 1);
-	wg_init(&gate[1].w, 1);
-	wg_init(&join_.w, 0);
+	gate_init(&gate[0].g);
+	gate_init(&gate[1].g);
+	join_init(&join_.j);
 	pthread_barrier_init(&start_barrier, NULL, WG_WORKERS + 1);
 	for (intptr_t i = 0; i < WG_WORKERS; i++)
 		if (pthread_create(&t[i], NULL, wg_thread, (void *)i) != 0)
@@ -805,13 +917,13 @@ static int run_wgcycle(long ms)
 		bool last = (k % 16 == 0) && now_ns() >= deadline;
 		__atomic_store_n(&stop_flag.v, last, __ATOMIC_RELAXED);
 		__atomic_store_n(&wg_cycle.v, k, __ATOMIC_RELAXED);
-		wg_add(&join_.w, WG_WORKERS);
-		wg_done(&gate[k & 1].w);
-		wg_wait(&join_.w);
+		join_arm(&join_.j, WG_WORKERS);
+		gate_open(&gate[k & 1].g);
+		join_wait(&join_.j);
 		for (int i = 0; i < WG_WORKERS; i++)
 			if (__atomic_load_n(&stamp[i].v, __ATOMIC_RELAXED) != k)
 				die("waitgroup: wait returned before every worker was done");
-		wg_add(&gate[k & 1].w, 1);
+		gate_rearm(&gate[k & 1].g);
 		if (last)
 			break;
 	}
@@ -851,6 +963,7 @@ static once_t the_once = ONCE_INIT;
 static int run_once(long iters, int reps)
 {
 	go_multithreaded();
+	once_init(&the_once);
 	once_call(&the_once); /* the first call runs the function; not timed */
 	uint64_t sum = 0;
 	double best = 1e30;

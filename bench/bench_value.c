@@ -9,6 +9,10 @@
  *   -DIMPL_urcu_sym  liburcu-bp through its out-of-line urcu_bp_read_lock/unlock
  *   -DIMPL_rwlock    pthread_rwlock_t (glibc default: reader-preferring)
  *   -DIMPL_rwmutex   gs_rwmutex_t
+ *   -DIMPL_nsync     nsync_mu (readers: nsync_mu_rlock)
+ *   -DIMPL_absl      absl::Mutex (readers: ReaderLock), through bench/absl_sync.cc
+ * The four locks guard a plain pointer; the writer swaps it under the lock and frees
+ * the old object at once (no reader can hold it).
  * Workloads (one per process):
  *   bench_value_<impl> uncontended ITERS REPS   ns per read (section + load + use), best rep
  *   bench_value_<impl> readers N MS             1 writer storing continuously + N readers:
@@ -96,7 +100,7 @@ static inline void store(struct obj *o)
 }
 static void drain(void) { urcu_bp_barrier(); }
 
-#elif defined(IMPL_rwlock) || defined(IMPL_rwmutex)
+#elif defined(IMPL_rwlock) || defined(IMPL_rwmutex) || defined(IMPL_nsync) || defined(IMPL_absl)
 #if defined(IMPL_rwlock)
 #define IMPL_NAME "pthread_rwlock"
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
@@ -104,7 +108,7 @@ static inline void rd_lock(void) { pthread_rwlock_rdlock(&rw); }
 static inline void rd_unlock(void) { pthread_rwlock_unlock(&rw); }
 static inline void wr_lock(void) { pthread_rwlock_wrlock(&rw); }
 static inline void wr_unlock(void) { pthread_rwlock_unlock(&rw); }
-#else
+#elif defined(IMPL_rwmutex)
 #include <gosync/rwmutex.h>
 #define IMPL_NAME "gs_rwmutex"
 static gs_rwmutex_t rw = GS_RWMUTEX_INIT;
@@ -112,9 +116,40 @@ static inline void rd_lock(void) { gs_rwmutex_rlock(&rw); }
 static inline void rd_unlock(void) { gs_rwmutex_runlock(&rw); }
 static inline void wr_lock(void) { gs_rwmutex_lock(&rw); }
 static inline void wr_unlock(void) { gs_rwmutex_unlock(&rw); }
+#elif defined(IMPL_nsync)
+#include <nsync.h>
+#define IMPL_NAME "nsync_mu"
+static nsync_mu rw = NSYNC_MU_INIT;
+static inline void rd_lock(void) { nsync_mu_rlock(&rw); }
+static inline void rd_unlock(void) { nsync_mu_runlock(&rw); }
+static inline void wr_lock(void) { nsync_mu_lock(&rw); }
+static inline void wr_unlock(void) { nsync_mu_unlock(&rw); }
+#else
+#define IMPL_NAME "absl_mutex"
+#define BENCH_ABSL_STORAGE 64 /* keep in sync with bench/absl_sync.cc */
+void bench_absl_init(void *p);
+void bench_absl_lock(void *p);
+void bench_absl_unlock(void *p);
+void bench_absl_rlock(void *p);
+void bench_absl_runlock(void *p);
+static struct {
+	_Alignas(16) unsigned char b[BENCH_ABSL_STORAGE];
+} rw; /* constructed by impl_init */
+static inline void rd_lock(void) { bench_absl_rlock(rw.b); }
+static inline void rd_unlock(void) { bench_absl_runlock(rw.b); }
+static inline void wr_lock(void) { bench_absl_lock(rw.b); }
+static inline void wr_unlock(void) { bench_absl_unlock(rw.b); }
+#define RW_NEEDS_INIT() bench_absl_init(rw.b)
+#endif
+#ifndef RW_NEEDS_INIT
+#define RW_NEEDS_INIT() ((void)0)
 #endif
 static struct obj *ptr;
-static void impl_init(struct obj *o) { ptr = o; }
+static void impl_init(struct obj *o)
+{
+	RW_NEEDS_INIT();
+	ptr = o;
+}
 static inline struct obj *rd_load(void) { return ptr; }
 static inline void store(struct obj *o)
 {
@@ -127,7 +162,7 @@ static inline void store(struct obj *o)
 static void drain(void) {}
 
 #else
-#error "define one of IMPL_gosync IMPL_urcu IMPL_urcu_sym IMPL_rwlock IMPL_rwmutex"
+#error "define one of IMPL_gosync IMPL_urcu IMPL_urcu_sym IMPL_rwlock IMPL_rwmutex IMPL_nsync IMPL_absl"
 #endif
 
 /* ---- workloads ------------------------------------------------------------ */
