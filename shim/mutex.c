@@ -72,8 +72,14 @@ int gs__shim_mutex_release_owner(pthread_mutex_t *m, struct gs__shim_owner *save
 
 	saved->type = type;
 	saved->count = 0;
-	if (type != PTHREAD_MUTEX_ERRORCHECK && type != PTHREAD_MUTEX_RECURSIVE)
+	if (type != PTHREAD_MUTEX_ERRORCHECK && type != PTHREAD_MUTEX_RECURSIVE) {
+		/* A wait with an unlocked normal mutex: glibc's release is a no-op then
+		 * and the wait returns holding it. Take it, so that gs_cond's release
+		 * is legal and the outcome the same. */
+		if (!gs_mutex_is_locked(gsm(m)))
+			gs_mutex_lock(gsm(m));
 		return 0;
+	}
 	if (owner(m) != gs__shim_tid())
 		return EPERM;
 	saved->count = m->__data.__count;
