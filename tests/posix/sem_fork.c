@@ -102,8 +102,10 @@ int main(void)
 	}
 	fflush(stdout);
 	pid_t pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		alarm(POSIX_TEST_ALARM); /* a fork does not inherit the watchdog */
 		_exit(child());
+	}
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		;

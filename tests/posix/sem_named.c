@@ -101,6 +101,7 @@ static void test_named(const char *self)
 	/* a forked child posts to the parent and waits for its answer */
 	pid_t pid = fork();
 	if (pid == 0) {
+		alarm(POSIX_TEST_ALARM); /* a fork does not inherit the watchdog */
 		sem_t *c = sem_open(name, 0);
 		if (c == SEM_FAILED || sem_post(c) != 0)
 			_exit(1);
@@ -174,6 +175,7 @@ static void test_pshared(void)
 	must(sem_init(&sh->to_parent, 1, 0));
 	pid_t pid = fork();
 	if (pid == 0) {
+		alarm(POSIX_TEST_ALARM);
 		for (int i = 0; i < 100; i++)
 			if (sem_wait(&sh->to_child) != 0 || sem_post(&sh->to_parent) != 0)
 				_exit(1);
