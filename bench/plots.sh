@@ -3,15 +3,22 @@
 #
 #   sh bench/plots.sh [RESULTS_DIR]      (default bench/results; run from the repo root)
 #
-# Reads RESULTS_DIR/{mutex,sync,value}.csv (and the run's date / machine / command
-# lines from the head of RESULTS_DIR/mutex.md) and writes
+# Reads RESULTS_DIR/{mutex,sync,value}.csv and lockskew_cdf.csv (and the run's date /
+# machine / command lines from the head of RESULTS_DIR/mutex.md) and writes
 #   contended_mops.png   contended mutex throughput vs threads, median over rounds,
 #                        min..max as error bars, one line per implementation
-#   lockskew_wait.png    lockskew: the wanting thread's wait p50 / p99 / max per
-#                        implementation (medians over rounds), log scale
+#   lockskew_cdf.png     lockskew: the CDF of the wanting thread's waits (all rounds
+#                        pooled), log x, one curve per implementation; below it the
+#                        tail (fraction of waits longer than x, log y)
+#   lockskew_wait.png    lockskew: wait p50 / p99 / max per implementation (medians
+#                        over rounds), log scale
 #   value_readers.png    atomic value: ns per read vs readers (1 writer churning)
+#   sync_vs_glibc.png    the rest of sync: each implementation's cost relative to the
+#                        glibc row of every headline cell (median per-round ratio;
+#                        throughput inverted), log scale, lower is better
 #   report.md            the summary tables, the plots, and how noisy the run was
-# Without gnuplot the report is still written, without the plots.
+# Without gnuplot the report is still written, without the plots. Implementations
+# not named in the lists below are plotted after those that are.
 set -eu
 
 res=${1:-bench/results}
@@ -22,23 +29,58 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 MUTEX_IMPLS="gosync glibc adaptive nsync absl mutex3 go floor"
-VALUE_IMPLS="gosync urcu_bp urcu_bp_sym pthread_rwlock gs_rwmutex go"
+SYNC_IMPLS="gosync glibc_pw nsync absl barrier go"
+VALUE_IMPLS="gosync urcu_bp urcu_bp_sym pthread_rwlock gs_rwmutex nsync_mu absl_mutex go go_value go_rwmutex"
+# The headline cell of every rest-of-sync workload: workload:threads:metric:label:inverted
+# (a ~ in a label is a space).
+SYNC_SPEC="rwmutex_uncontended:1:ns_per_pair:rlock+runlock:0 rwmutex_1pct:2:mops:rw~1%~2~thr:1
+rwmutex_1pct:8:mops:rw~1%~8~thr:1 rwmutex_10pct:2:mops:rw~10%~2~thr:1 rwmutex_10pct:8:mops:rw~10%~8~thr:1
+cond_pingpong:2:ns_per_roundtrip:cond~ping-pong:0 cond_broadcast:4:all_p50_us:broadcast~to~4:0
+cond_broadcast:16:all_p50_us:broadcast~to~16:0 waitgroup_cycle:4:ns_per_cycle:wait-group~cycle:0
+once_fast:1:ns_per_call:once~fast~path:0 sem_uncontended:1:ns_per_pair:sem~1~thr:0
+sem_contended:4:mops:sem~4~thr~cap~2:1"
 pd() { awk -f bench/stats.awk -f bench/plotdata.awk "$@"; }
 
 pd -v mode=series -v pwl=contended -v pmet=mops -v pimpls="$MUTEX_IMPLS" "$res/mutex.csv" >"$tmp/contended.dat"
 pd -v mode=bars -v pwl=lockskew -v pthr=2 -v pmets="wait_p50_us wait_p99_us wait_max_us" -v pimpls="$MUTEX_IMPLS" \
 	"$res/mutex.csv" >"$tmp/lockskew.dat"
 pd -v mode=series -v pwl=readers_1writer -v pmet=ns_per_read -v pimpls="$VALUE_IMPLS" "$res/value.csv" >"$tmp/value.dat"
+pd -v mode=ratios -v pspec="$SYNC_SPEC" -v pimpls="$SYNC_IMPLS" "$res/sync.csv" >"$tmp/sync.dat"
+
+# The lockskew CDF: one block per implementation ("wait_us quantile"), and the plot
+# clauses that draw them, with COL for the y column (titles carry the sample count).
+cdfplot=
+if [ -f "$res/lockskew_cdf.csv" ]; then
+	awk -F, -v order="$MUTEX_IMPLS" -v dat="$tmp/cdf.dat" -v clauses="$tmp/cdf.plot" '
+		NR == 1 { next }
+		!($1 in rows) { seq[++ns] = $1; cnt[$1] = $3 }
+		{ rows[$1] = rows[$1] ($5 > 0.001 ? $5 : 0.001) " " $4 "\n" }
+		END {
+			no = split(order, o, " ")
+			for (i = 1; i <= no; i++) if (o[i] in rows) { l[++nl] = o[i]; done[o[i]] = 1 }
+			for (i = 1; i <= ns; i++) if (!(seq[i] in done)) l[++nl] = seq[i]
+			for (i = 1; i <= nl; i++) {
+				printf "%s%s", (i > 1 ? "\n\n" : ""), rows[l[i]] >dat
+				printf "%s\"%s\" index %d using 1:COL with lines lw %s title \"%s, %d\"", (i > 1 ? ", " : ""),
+					dat, i - 1, (l[i] == "gosync" ? 3.5 : 1.8), l[i], cnt[l[i]] >clauses
+			}
+		}' "$res/lockskew_cdf.csv"
+	[ -s "$tmp/cdf.plot" ] && cdfplot=$(cat "$tmp/cdf.plot")
+fi
 
 plots=
 if command -v gnuplot >/dev/null 2>&1; then
 	if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
-		term='pngcairo size 960,600 font "sans,11"'
+		dev=pngcairo; font=' font "sans,11"'
 	else
-		term='png size 960,600'
+		dev=png; font=
 	fi
+	term="$dev size 960,600$font"
 	cnames=$(sed -n '1s/^# impls: //p' "$tmp/contended.dat")
 	vnames=$(sed -n '1s/^# impls: //p' "$tmp/value.dat")
+	snames=$(sed -n '1s/^# impls: //p' "$tmp/sync.dat")
+	cdf_cdf=$(printf '%s' "$cdfplot" | sed 's/COL/2/g')
+	cdf_tail=$(printf '%s' "$cdfplot" | sed 's/COL/(1 - $2 > 0 ? 1 - $2 : 1\/0)/g')
 	gnuplot <<EOF
 set terminal $term
 set termoption noenhanced
@@ -85,7 +127,51 @@ set boxwidth 0.9
 set arrow 1 from graph 0, first 2000 to graph 1, first 2000 nohead dt 2 lw 2 lc rgb "#aa0000"
 set label 1 "2 ms goal" at graph 0.01, first 2600 tc rgb "#aa0000"
 plot "$tmp/lockskew.dat" using 2:xtic(1) title "p50", "" using 3 title "p99", "" using 4 title "max"
+unset arrow 1
+unset label 1
+
+set output "$res/sync_vs_glibc.png"
+set terminal $dev size 1100,600$font
+set termoption noenhanced
+set title "The rest of sync: cost relative to glibc in the same round (median ratio; throughput inverted)"
+set xlabel ""
+set ylabel "x glibc (log scale; below 1: better than glibc)"
+set yrange [*:*]
+set datafile missing "-"
+set xtics rotate by 30 right
+set bmargin 6
+set arrow 2 from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb "#000000"
+names = "$snames"
+plot for [i=1:words(names)] "$tmp/sync.dat" using (column(i + 1)):xtic(1) title word(names, i)
 EOF
+	if [ -n "$cdfplot" ]; then
+		gnuplot <<EOF
+set terminal $dev size 960,860$font
+set termoption noenhanced
+set output "$res/lockskew_cdf.png"
+set multiplot layout 2,1 title "Lockskew: waits of a thread wanting the lock every 1 ms from a 100 us holder\n(every wait of every round; legend: implementation, waits)"
+set lmargin at screen 0.09
+set rmargin at screen 0.76
+set key outside right top
+set grid xtics ytics lc rgb "#dddddd"
+set logscale x
+set format x "%g"
+set arrow 1 from first 2000, graph 0 to first 2000, graph 1 nohead dt 2 lw 2 lc rgb "#aa0000"
+set label 1 "2 ms goal" at first 2200, graph 0.08 tc rgb "#aa0000"
+set xlabel "wait, us (log scale)"
+set ylabel "fraction of waits <= x"
+set yrange [0:1]
+plot $cdf_cdf
+set ylabel "fraction of waits > x (log scale)"
+set logscale y
+set yrange [0.0001:1]
+set format y "%g"
+unset label 1
+unset key
+plot $cdf_tail
+unset multiplot
+EOF
+	fi
 	plots=yes
 else
 	echo "note: gnuplot not found: report without plots (Debian: apt-get install gnuplot-nox)" >&2
@@ -125,9 +211,15 @@ done | sort -n >"$tmp/noise.txt"
 		echo
 		echo "![contended mutex throughput vs threads](contended_mops.png)"
 		echo
+		if [ -n "$cdfplot" ]; then
+			echo "![lockskew wait CDF per implementation](lockskew_cdf.png)"
+			echo
+		fi
 		echo "![lockskew wait p50, p99, max per implementation](lockskew_wait.png)"
 		echo
 		echo "![atomic value: ns per read vs readers](value_readers.png)"
+		echo
+		echo "![the rest of sync: cost relative to glibc](sync_vs_glibc.png)"
 		echo
 	fi
 	echo "## Mutex"
@@ -140,4 +232,4 @@ done | sort -n >"$tmp/noise.txt"
 	echo
 	awk -f bench/stats.awk -f bench/summarize_value.awk "$res/value.csv"
 } >"$res/report.md"
-echo "report: $res/report.md${plots:+ (plots: $res/contended_mops.png $res/lockskew_wait.png $res/value_readers.png)}"
+echo "report: $res/report.md${plots:+ (plots: $res/contended_mops.png ${cdfplot:+$res/lockskew_cdf.png }$res/lockskew_wait.png $res/value_readers.png $res/sync_vs_glibc.png)}"

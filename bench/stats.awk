@@ -13,6 +13,7 @@ NR == 1 && $1 == "round" { next }
 
 {
 	r = $1; impl = $2; wl = $3; thr = $4; met = $5; v = $6 + 0
+	if (!(impl in impl_seen)) { impl_seen[impl] = 1; impl_seq[++nimpl_seen] = impl }
 	if (r == 0) { once[wl, thr, met, impl] = v; next }
 	k = wl SUBSEP thr SUBSEP met SUBSEP impl
 	if (!(k in n)) n[k] = 0
@@ -91,4 +92,14 @@ function long_table(    o, p, i, im) {
 		}
 	}
 	print ""
+}
+
+# set_impls(LIST): IMPLS[1..nimpl] = the names in LIST (the order the tables show),
+# then every other implementation found in the input, in the order first seen (a
+# new column shows up without editing the summaries).
+function set_impls(list,    i, known) {
+	nimpl = split(list, IMPLS, " ")
+	for (i = 1; i <= nimpl; i++) known[IMPLS[i]] = 1
+	for (i = 1; i <= nimpl_seen; i++)
+		if (!(impl_seq[i] in known)) IMPLS[++nimpl] = impl_seq[i]
 }

@@ -9,10 +9,6 @@
 # per headline metric, whether gosync's median is better or worse than glibc's and
 # the best peer's, and whether the min..max ranges overlap (noise).
 
-BEGIN {
-	nimpl = split("gosync glibc glibc_pw nsync barrier go", IMPLS, " ")
-}
-
 function cg(met, impl) { return ((("callgrind", 1, met, impl) in once) ? fmt(once["callgrind", 1, met, impl]) : "-") }
 
 # One "| impl | cell | x glibc |" table for a single metric.
@@ -47,6 +43,7 @@ function glance(what, wl, thr, met, hib, scale, unit,    g, l, i, im, v, best, b
 }
 
 END {
+	set_impls("gosync glibc glibc_pw nsync absl barrier go")
 	print "Cells are median (min..max) over " maxround " rounds; \"x glibc\" is the median of per-round"
 	print "ratios to the glibc row of the same workload in the same round. One-thread rows run in a"
 	print "multi-threaded process. instr/op: callgrind instructions per operation, loop included"
@@ -57,7 +54,8 @@ END {
 	print ""
 	print "glibc = pthread_rwlock_t default kind (prefers readers); glibc_pw = kind"
 	print "PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP; nsync = nsync_mu (readers: nsync_mu_rlock);"
-	print "go = Go's sync.RWMutex (goroutines, GOMAXPROCS = usable CPUs; fast paths inlined by Go's compiler)."
+	print "absl = absl::Mutex (readers: ReaderLock); go = Go's sync.RWMutex (goroutines, GOMAXPROCS ="
+	print "usable CPUs; fast paths inlined by Go's compiler)."
 	print ""
 	print "Uncontended rlock + read + runlock, 1 thread:"
 	print ""
@@ -86,7 +84,9 @@ END {
 
 	print "### 2. Cond"
 	print ""
-	print "glibc = pthread_cond_t + pthread_mutex_t; gosync = gs_cond_t + gs_mutex_t; nsync = nsync_cv + nsync_mu."
+	print "glibc = pthread_cond_t + pthread_mutex_t; gosync = gs_cond_t + gs_mutex_t; nsync = nsync_cv + nsync_mu;"
+	print "absl = absl::CondVar + absl::Mutex; go = sync.Cond + sync.Mutex (goroutines: a Go waiter parks in"
+	print "Go's scheduler, not in the kernel, so its wakeups are not the kernel round trips of the C rows)."
 	print ""
 	print "Ping-pong: two threads pass a turn back and forth (predicate + signal, signalled with the"
 	print "mutex held), one condition variable per side:"
@@ -114,20 +114,25 @@ END {
 	print "the 4 done's, and re-arms the gate. gosync = gs_waitgroup_t for gate and join; glibc = a"
 	print "wait group written as pthread_mutex + pthread_cond + counter; barrier = pthread_barrier"
 	print "of 5 for gate and join (a barrier-only program could fuse them into one barrier per"
-	print "cycle). nsync has no reusable counter (nsync_counter is one-shot)."
+	print "cycle); absl = Abseil has no reusable wait group: a one-shot absl::Notification as the gate"
+	print "and an absl::BlockingCounter as the join, made afresh each cycle (part of the cost); go ="
+	print "sync.WaitGroup (goroutines, see Cond). nsync has no reusable counter (nsync_counter is"
+	print "one-shot) and no row."
 	print ""
 	simple("waitgroup_cycle", 4, "ns_per_cycle", "us per cycle", 0.001, "")
 
 	print "### 4. Once, fast path (after the first call)"
 	print ""
-	print "glibc = pthread_once; nsync = nsync_run_once; go = sync.Once (its fast path, one atomic load, is"
-	print "inlined into the loop by Go's compiler; the C peers pay a call)."
+	print "glibc = pthread_once; nsync = nsync_run_once; absl = absl::call_once; go = sync.Once (its fast"
+	print "path, one atomic load, is inlined into the loop by Go's compiler; the C peers pay a call)."
 	print ""
 	simple("once_fast", 1, "ns_per_call", "ns per call", 1, "instr_once_call")
 
 	print "### 5. Semaphore"
 	print ""
-	print "glibc = sem_t (sem_wait / sem_post); gosync = gs_sem_t (FIFO, weighted) with n = 1."
+	print "glibc = sem_t (sem_wait / sem_post); gosync = gs_sem_t (FIFO, weighted) with n = 1. Abseil and"
+	print "Go have no semaphore: absl = a count under an absl::Mutex, acquire = LockWhen(count > 0);"
+	print "go = a buffered channel of capacity n (send to acquire, receive to release)."
 	print ""
 	print "Uncontended acquire + counter++ + release, 1 thread, capacity 1:"
 	print ""
