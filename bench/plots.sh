@@ -76,6 +76,10 @@ if command -v gnuplot >/dev/null 2>&1; then
 		dev=png; font=
 	fi
 	term="$dev size 960,600$font"
+	# gnuplot's default colours repeat after 8 lines; the value plot has 10.
+	lts='set linetype 9 lc rgb "#8c564b"; set linetype 10 lc rgb "#e377c2"; set linetype 11 lc rgb "#7f7f7f"
+set linetype 12 lc rgb "#bcbd22"; set linetype 13 lc rgb "#17becf"; set linetype 14 lc rgb "#000080"
+set linetype cycle 14'
 	cnames=$(sed -n '1s/^# impls: //p' "$tmp/contended.dat")
 	vnames=$(sed -n '1s/^# impls: //p' "$tmp/value.dat")
 	snames=$(sed -n '1s/^# impls: //p' "$tmp/sync.dat")
@@ -84,6 +88,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 	gnuplot <<EOF
 set terminal $term
 set termoption noenhanced
+$lts
 set key outside right top
 set grid ytics lc rgb "#dddddd"
 
@@ -133,6 +138,7 @@ unset label 1
 set output "$res/sync_vs_glibc.png"
 set terminal $dev size 1100,600$font
 set termoption noenhanced
+$lts
 set title "The rest of sync: cost relative to glibc in the same round (median ratio; throughput inverted)"
 set xlabel ""
 set ylabel "x glibc (log scale; below 1: better than glibc)"
@@ -148,6 +154,7 @@ EOF
 		gnuplot <<EOF
 set terminal $dev size 960,860$font
 set termoption noenhanced
+$lts
 set output "$res/lockskew_cdf.png"
 set multiplot layout 2,1 title "Lockskew: waits of a thread wanting the lock every 1 ms from a 100 us holder\n(every wait of every round; legend: implementation, waits)"
 set lmargin at screen 0.09
