@@ -11,8 +11,9 @@
  *            the number of registered waiters in the high 32 bits
  *   private  bytes 8-11: glibc writes 0 (its LLL_PRIVATE: sem_init with pshared 0) or
  *            128 (FUTEX_PRIVATE_FLAG, its LLL_SHARED: pshared 1, sem_open); the shim
- *            writes MARK, a value glibc never writes. Every call dispatches on it: a semaphore without MARK — named,
- *            process-shared, or never initialized — goes to glibc's own function.
+ *            writes MARK, a value glibc never writes. Every call dispatches on it: a
+ *            semaphore without MARK — named, process-shared, or never initialized —
+ *            goes to glibc's own function.
  *   pad      bytes 12-15: zeroed, unused; the rest of sem_t is not touched.
  *
  * The word: value V (0..SEM_VALUE_MAX) and waiters W.
@@ -46,11 +47,12 @@
  * a pending cancel even when they need not block; sem_clockwait only when it sleeps
  * (glibc 2.36 tests in the first two only). The sleep is the futex system call with
  * asynchronous cancellation enabled around it, and a cancelled waiter unregisters in
- * a cleanup handler. A signal handler that runs during the
- * sleep makes the wait fail with EINTR; sem_wait without a deadline is restarted
- * instead when the handler has SA_RESTART (the kernel restarts a futex wait without a
- * timeout, not one with an absolute timeout — the same system calls as glibc's, so
- * the same answers). A cancel that acts right after the kernel woke us would swallow
+ * a cleanup handler. A signal handler that runs during the sleep makes the wait fail
+ * with EINTR; sem_wait without a deadline is restarted instead when the handler has
+ * SA_RESTART (the kernel restarts a futex wait without a timeout, not one with an
+ * absolute timeout — the same system calls as glibc's, so the same answers; a
+ * deadline too far away to represent becomes "none", and then restarts too). A
+ * cancel that acts right after the kernel woke us would swallow
  * that wake: the cleanup then passes it on (if tokens and other waiters remain, it
  * wakes one), which glibc does not.
  *
