@@ -1,7 +1,8 @@
 # gosync benchmark — plain GNU make, run from the repository root.
 #
-#   make bench            full run (5 rounds, ~9 minutes on 2 CPUs)
+#   make bench            full run (5 rounds, ~13 minutes on 2 CPUs)
 #   make bench QUICK=1    short run (3 rounds, under 2 minutes)
+#   RESULTS=DIR           write the results there instead of bench/results
 #
 # The top-level Makefile builds $(B)/libgosync.a first and then runs this file.
 # One binary per implementation and source, so each one runs in its own process:
