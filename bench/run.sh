@@ -156,7 +156,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 
 # The lockskew latency CDF: every implementation's waits of all rounds, sorted, down
-# to about 120 quantiles (bench/cdf.awk).
+# to 112 quantiles (bench/cdf.awk).
 echo "impl,rounds,samples,quantile,wait_us" >"$resdir/lockskew_cdf.csv.tmp"
 for i in $IMPLS; do
 	set -- "$sampdir"/lockskew_"${i}"_r*.txt
