@@ -4,8 +4,10 @@
 # values and an incr counter from 8 connections at once. Both memcached and memcslap run
 # in the mode under test; the checker runs plainly. Output: the checker's counts.
 APP_PKGS="memcached libmemcached-tools python3"
+APP_QUICK=1
 app_prepare() {
-	N=$([ $QUICK = 1 ] && echo 2000 || echo 5000)
+	N=$([ $QUICK = 1 ] && echo 500 || echo 5000)
+	KEYS=$([ $QUICK = 1 ] && echo 100 || echo 400)
 }
 app_run() {
 	port=$(free_port)
@@ -13,7 +15,7 @@ app_run() {
 	wait_port "$port" || return 1
 	app memcslap -s "127.0.0.1:$port" -t set -c 8 -e "$N" >"$DIR/slap.out" 2>&1 || return 1
 	app memcslap -s "127.0.0.1:$port" -t get -c 8 -e "$N" >>"$DIR/slap.out" 2>&1 || return 1
-	python3 "$HERE/memcached_check.py" "$port" || return 1
+	python3 "$HERE/memcached_check.py" "$port" "$KEYS" || return 1
 	stop_bg "$DIR/server.pid"
 }
 app_stop() { stop_bg "$DIR/server.pid"; }

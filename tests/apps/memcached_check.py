@@ -1,9 +1,9 @@
 """Deterministic checks against a memcached on 127.0.0.1 (tests/apps/memcached.sh).
 
-8 client threads, each on its own connection: set 400 keys of its own with values
-derived from the key, read them back (get and a multi-get), and bump one shared counter
-500 times with incr. Printed: the number of values read back wrong (0) and the counter
-(8 * 500). The server's worker threads serve these connections at once, so its locking
+8 client threads, each on its own connection: set KEYS (argument 2, default 400) keys
+of its own with values derived from the key, read them back (get and a multi-get), and
+bump one shared counter KEYS + 100 times with incr. Printed: the number of values read
+back wrong (0) and the counter (8 * (KEYS + 100)). The server's worker threads serve these connections at once, so its locking
 is what keeps the counter exact.
 """
 import socket
@@ -11,7 +11,8 @@ import sys
 import threading
 
 PORT = int(sys.argv[1])
-THREADS, KEYS, INCRS = 8, 400, 500
+KEYS = int(sys.argv[2]) if len(sys.argv) > 2 else 400
+THREADS, INCRS = 8, KEYS + 100
 
 
 class Conn:
