@@ -57,6 +57,19 @@
  * joins while that handoff is in flight makes the grant find readers(n) != 0: the
  * writer is told RETRY and requeues at the head, WRITER_PARKED kept.
  *
+ * Barging releases (unlock_barging, runlock_barging), for reader-preferring use: a
+ * grant hands the lock to threads that are asleep, and when more threads than CPUs
+ * contend every other thread then waits for them to be scheduled (the collapse of the
+ * writer-preferring rwmutex at 8 threads on 2 CPUs, in the README). A barging release
+ * runs the same pass but hands nothing over: in the CAS that drops the caller's hold
+ * it clears the PARKED bits of the waiters it dequeues and wakes them with RETRY, so
+ * they compete with running threads like newcomers (glibc's rwlock does the same; the
+ * order guarantees above are given up). Waiters woken this way: on unlock, every
+ * queued reader and the first queued writer; on the last runlock, the first writer.
+ * Waking that writer on unlock too is what keeps plain readers (blocked by
+ * WRITER_PARKED) from being stranded on a free lock behind a writer nobody wakes; a
+ * woken writer that finds the lock held requeues, and the holder's release wakes it.
+ *
  * Reader limit: at most GS_RWMUTEX_MAX_READERS read locks (glibc's rwlock limit, so
  * the pthread shim answers EAGAIN where glibc does; the word has room for 2^29 - 1).
  * A reader that would exceed it never waits: the _clock forms return EAGAIN, try forms
@@ -175,7 +188,10 @@ struct grant {
 	bool decided;
 	bool writers_queued;  /* at decision time */
 	bool readers_phase;   /* grant readers (else one writer) */
-	bool more_writers;    /* writer phase: another writer stays queued */
+	bool more_writers;    /* another writer stays queued (writer phase, or a
+				 barging readers phase) */
+	bool barge;           /* wake with RETRY, hand nothing over (not PASS_TIMEOUT) */
+	bool woke_writer;     /* barging readers phase: the first writer was woken too */
 	uint32_t granted;
 };
 
@@ -198,8 +214,14 @@ static enum gs__filter_op grant_filter(void *arg, uint64_t kind)
 		}
 	}
 	if (g->readers_phase) {
-		if (kind == KIND_WRITER)
+		if (kind == KIND_WRITER && g->barge && !g->woke_writer) {
+			g->woke_writer = true;
+			return GS_FILTER_UNPARK;
+		}
+		if (kind == KIND_WRITER) {
+			g->more_writers = true;
 			return GS_FILTER_SKIP;
+		}
 		g->granted++;
 		return GS_FILTER_UNPARK;
 	}
@@ -217,7 +239,8 @@ static enum gs__filter_op grant_filter(void *arg, uint64_t kind)
 
 /* Under the bucket lock, after the filter dequeued g->granted waiters of one kind:
  * drop the caller's hold and move the lock to them in one CAS. RETRY when the state
- * no longer allows the grant (a fast-path taker came first); they requeue. */
+ * no longer allows the grant (a fast-path taker came first); they requeue. A barging
+ * pass only drops the hold and the dequeued waiters' PARKED bits: all RETRY. */
 static uint64_t grant_cb(void *arg, struct gs__unpark_result r)
 {
 	struct grant *g = arg;
@@ -228,7 +251,12 @@ static uint64_t grant_cb(void *arg, struct gs__unpark_result r)
 		uint32_t n = s - g->drop;
 		uint64_t token = GRANTED;
 
-		if (g->readers_phase) {
+		if (g->barge) {
+			token = RETRY;
+			if (g->readers_phase)
+				n &= ~(uint32_t)READERS_PARKED; /* every queued reader was woken */
+			n = (n & ~(uint32_t)WRITER_PARKED) | (g->more_writers ? WRITER_PARKED : 0);
+		} else if (g->readers_phase) {
 			n &= ~(uint32_t)READERS_PARKED; /* every queued reader was taken */
 			if (!g->writers_queued)
 				n &= ~(uint32_t)WRITER_PARKED; /* a stale mark (fork) */
@@ -253,9 +281,9 @@ static uint64_t grant_cb(void *arg, struct gs__unpark_result r)
 	}
 }
 
-static void grant_pass(gs_rwmutex_t *rw, enum pass pass, uint32_t drop)
+static void grant_pass(gs_rwmutex_t *rw, enum pass pass, uint32_t drop, bool barge)
 {
-	struct grant g = { .rw = rw, .pass = pass, .drop = drop };
+	struct grant g = { .rw = rw, .pass = pass, .drop = drop, .barge = barge };
 	gs__unpark_filter(rw, grant_filter, grant_cb, &g);
 }
 
@@ -326,7 +354,7 @@ static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, uint32_t blocked_by, clock
 		case GS_PARK_TIMEDOUT:
 			/* a writer may have been all that kept queued readers out */
 			if (kind == KIND_WRITER && (load(rw) & READERS_PARKED))
-				grant_pass(rw, PASS_TIMEOUT, 0);
+				grant_pass(rw, PASS_TIMEOUT, 0, false);
 			return ETIMEDOUT;
 		case GS_PARK_UNPARKED:
 			if (token == GRANTED)
@@ -376,12 +404,12 @@ static inline int lock_until(gs_rwmutex_t *rw, clockid_t clock, int64_t deadline
 	return wait_slow(rw, KIND_WRITER, BLOCK_WRITER, clock, deadline);
 }
 
-static void runlock_slow(gs_rwmutex_t *rw)
+static void runlock_slow(gs_rwmutex_t *rw, bool barge)
 {
-	grant_pass(rw, PASS_RUNLOCK, ONE_READER);
+	grant_pass(rw, PASS_RUNLOCK, ONE_READER, barge);
 }
 
-static inline void runlock(gs_rwmutex_t *rw)
+static inline void runlock(gs_rwmutex_t *rw, bool barge)
 {
 	uint32_t s = load(rw);
 
@@ -389,7 +417,7 @@ static inline void runlock(gs_rwmutex_t *rw)
 		if (readers(s) == 0)
 			gs__fatal("sync: RUnlock of unlocked RWMutex");
 		if (readers(s) == 1 && (s & WRITER_PARKED)) {
-			runlock_slow(rw); /* hand the lock to the first queued writer */
+			runlock_slow(rw, barge); /* hand the lock to (or wake) the first queued writer */
 			return;
 		}
 		/* release: pairs with the acquire of the next writer (last access) */
@@ -398,12 +426,12 @@ static inline void runlock(gs_rwmutex_t *rw)
 	}
 }
 
-static void unlock_slow(gs_rwmutex_t *rw)
+static void unlock_slow(gs_rwmutex_t *rw, bool barge)
 {
-	grant_pass(rw, PASS_UNLOCK, WRITER);
+	grant_pass(rw, PASS_UNLOCK, WRITER, barge);
 }
 
-static inline void unlock(gs_rwmutex_t *rw)
+static inline void unlock(gs_rwmutex_t *rw, bool barge)
 {
 	uint32_t s = load(rw);
 
@@ -411,7 +439,7 @@ static inline void unlock(gs_rwmutex_t *rw)
 		if (!(s & WRITER))
 			gs__fatal("sync: Unlock of unlocked RWMutex");
 		if (s & (READERS_PARKED | WRITER_PARKED)) {
-			unlock_slow(rw);
+			unlock_slow(rw, barge);
 			return;
 		}
 		/* release: pairs with the acquire of the next taker (last access) */
@@ -453,14 +481,14 @@ static __attribute__((noinline, cold)) bool try_tsan(gs_rwmutex_t *rw, uint32_t 
 	return ok;
 }
 
-static __attribute__((noinline, cold)) void unlock_tsan(gs_rwmutex_t *rw, bool read)
+static __attribute__((noinline, cold)) void unlock_tsan(gs_rwmutex_t *rw, bool read, bool barge)
 {
 	unsigned f = read ? GS_TSAN_READ_LOCK : 0;
 	gs__tsan_pre_unlock(rw, f);
 	if (read)
-		runlock(rw);
+		runlock(rw, barge);
 	else
-		unlock(rw);
+		unlock(rw, barge);
 	gs__tsan_post_unlock(rw, f);
 }
 
@@ -522,15 +550,31 @@ uint32_t gs_rwmutex_readers(const gs_rwmutex_t *rw) { return readers(load(rw)); 
 void gs_rwmutex_runlock(gs_rwmutex_t *rw)
 {
 	if (gs__tsan_on())
-		unlock_tsan(rw, true);
+		unlock_tsan(rw, true, false);
 	else
-		runlock(rw);
+		runlock(rw, false);
 }
 
 void gs_rwmutex_unlock(gs_rwmutex_t *rw)
 {
 	if (gs__tsan_on())
-		unlock_tsan(rw, false);
+		unlock_tsan(rw, false, false);
 	else
-		unlock(rw);
+		unlock(rw, false);
+}
+
+void gs_rwmutex_runlock_barging(gs_rwmutex_t *rw)
+{
+	if (gs__tsan_on())
+		unlock_tsan(rw, true, true);
+	else
+		runlock(rw, true);
+}
+
+void gs_rwmutex_unlock_barging(gs_rwmutex_t *rw)
+{
+	if (gs__tsan_on())
+		unlock_tsan(rw, false, true);
+	else
+		unlock(rw, true);
 }

@@ -2,8 +2,8 @@
  * HammerRWMutex), try operations, writer preference, readers before the next writer,
  * deadlines, timeouts that leave no trace or let blocked readers in, cross-thread
  * unlock, timeout storms with reuse, free right after the last release, misuse, and
- * what ThreadSanitizer sees; the reader-preferring (recursive) read locks and the
- * reader limit.
+ * what ThreadSanitizer sees; the reader-preferring (recursive) read locks, the
+ * barging releases and the reader limit.
  *
  * Some tests are white-box: they read the private state word through the bits
  * documented in src/rwmutex.c (mirrored below) to tell when a thread is queued and to
@@ -72,6 +72,23 @@ static int join_bounded(pthread_t *t, int n, int *done, int64_t ns)
 
 #define BARRIER() __asm__ __volatile__("" ::: "memory")
 
+/* Releases, handing over (gs_rwmutex_unlock / runlock) or barging. */
+static void release_w(gs_rwmutex_t *rw, bool barge)
+{
+	if (barge)
+		gs_rwmutex_unlock_barging(rw);
+	else
+		gs_rwmutex_unlock(rw);
+}
+
+static void release_r(gs_rwmutex_t *rw, bool barge)
+{
+	if (barge)
+		gs_rwmutex_runlock_barging(rw);
+	else
+		gs_rwmutex_runlock(rw);
+}
+
 
 /* Waits (at most 10 s) until (state & mask) == want. */
 static bool wait_state(gs_rwmutex_t *rw, uint32_t mask, uint32_t want)
@@ -117,6 +134,7 @@ struct actor {
 	gs_rwmutex_t *rw;
 	bool write;         /* lock, else rlock */
 	int form;           /* readers: FORM_* */
+	bool barge;         /* release with the barging calls */
 	int64_t deadline;   /* GS_NO_DEADLINE: the plain call */
 	int id;             /* appended to order[] on acquisition */
 	/* set by the actor */
@@ -161,9 +179,9 @@ static void *actor_fn(void *arg)
 		while (!load_int(&a->release))
 			sleep_ns(100 * GS_USEC);
 		if (a->write)
-			gs_rwmutex_unlock(a->rw);
+			release_w(a->rw, a->barge);
 		else
-			gs_rwmutex_runlock(a->rw);
+			release_r(a->rw, a->barge);
 	}
 	store_int(&a->done, 1);
 	return NULL;
@@ -267,6 +285,7 @@ struct hammer {
 	int activity;   /* active readers + 10000 * active writers */
 	int bad;        /* invariant violations */
 	int bad_ret;    /* _until returned something other than 0 / ETIMEDOUT */
+	bool barge;     /* release with the barging calls */
 };
 
 struct hammer_arg {
@@ -316,7 +335,7 @@ static void *h_reader(void *arg)
 		for (int k = 0; k < 100; k++)
 			BARRIER();
 		__atomic_fetch_sub(&h->activity, 1, __ATOMIC_RELAXED);
-		gs_rwmutex_runlock(&h->rw);
+		release_r(&h->rw, h->barge);
 	}
 	return NULL;
 }
@@ -334,13 +353,13 @@ static void *h_writer(void *arg)
 		for (int k = 0; k < 100; k++)
 			BARRIER();
 		__atomic_fetch_sub(&h->activity, 10000, __ATOMIC_RELAXED);
-		gs_rwmutex_unlock(&h->rw);
+		release_w(&h->rw, h->barge);
 	}
 	return NULL;
 }
 
 /* Go starts a writer, half the readers, a second writer, the other readers. */
-static void hammer(int writers, int readers, int mode, int iters)
+static void hammer(int writers, int readers, int mode, int iters, bool barge)
 {
 	static struct hammer h;
 	static struct hammer_arg a[64];
@@ -350,6 +369,7 @@ static void hammer(int writers, int readers, int mode, int iters)
 
 	memset(&h, 0, sizeof h);
 	h.iters = iters;
+	h.barge = barge;
 	store_int(&done, 0);
 	for (int w = 0; w < writers; w++) {
 		int from = readers * w / writers, to = readers * (w + 1) / writers;
@@ -363,9 +383,9 @@ static void hammer(int writers, int readers, int mode, int iters)
 	}
 	int stuck = join_bounded(t, n, &done, 20 * GS_SEC);
 	if (h.bad || h.bad_ret || state(&h.rw) || stuck)
-		fprintf(stderr, "hammer(%d writers, %d readers, mode %d): %d violations, %d bad "
-			"returns, %d threads stuck, state 0x%x\n", writers, readers, mode, h.bad,
-			h.bad_ret, stuck, state(&h.rw));
+		fprintf(stderr, "hammer(%d writers, %d readers, mode %d, barge %d): %d violations, "
+			"%d bad returns, %d threads stuck, state 0x%x\n", writers, readers, mode,
+			barge, h.bad, h.bad_ret, stuck, state(&h.rw));
 	assert_int_equal(stuck, 0);
 	assert_int_equal(h.bad, 0);
 	assert_int_equal(h.bad_ret, 0);
@@ -383,7 +403,24 @@ static void test_hammer(void **st)
 	for (size_t w = 0; w < sizeof writers / sizeof writers[0]; w++)
 		for (size_t r = 0; r < sizeof readers / sizeof readers[0]; r++)
 			for (int mode = 0; mode <= MODES; mode++) /* MODES: a random mix */
-				hammer(writers[w], readers[r], mode, mode == MODE_PLAIN ? iters : iters / 4);
+				hammer(writers[w], readers[r], mode, mode == MODE_PLAIN ? iters : iters / 4,
+				       false);
+}
+
+/* Plain (writer-preferring) readers with barging releases: a writer's unlock wakes
+ * the readers it held back and the first writer; readers blocked by WRITER_PARKED must
+ * never be stranded on a free lock. */
+static void test_hammer_barging(void **st)
+{
+	(void)st;
+	static const int readers[] = { 1, 3, 10 };
+	static const int writers[] = { 1, 2, 4 };
+	const int iters = scaled(1000, 100);
+
+	for (size_t w = 0; w < sizeof writers / sizeof writers[0]; w++)
+		for (size_t r = 0; r < sizeof readers / sizeof readers[0]; r++)
+			for (int mode = 0; mode <= MODES; mode += MODES) /* plain, and the mix */
+				hammer(writers[w], readers[r], mode, iters, true);
 }
 
 /* --- try operations (Go's TestRWMutex) ------------------------------------------ */
@@ -975,6 +1012,7 @@ static void *storm_fn(void *arg)
 	while (!load_int(&s->stop)) {
 		uint64_t x = xorshift(&w->rng);
 		bool write = x % 3 == 0;
+		bool recursive = x >> 41 & 1; /* readers: the reader-preferring forms */
 		if (w->holder) {
 			if (write)
 				gs_rwmutex_lock(&s->m);
@@ -982,15 +1020,17 @@ static void *storm_fn(void *arg)
 				gs_rwmutex_rlock(&s->m);
 			write ? storm_write(s) : storm_read(s);
 			sleep_ns((int64_t)(x >> 8) % 50 * GS_USEC);
-			write ? gs_rwmutex_unlock(&s->m) : gs_rwmutex_runlock(&s->m);
+			write ? release_w(&s->m, x >> 40 & 1) : release_r(&s->m, x >> 40 & 1);
 			w->ok++;
 			continue;
 		}
 		if ((x >> 4) % 5 == 0) {
 			w->tries++;
-			if (write ? gs_rwmutex_trylock(&s->m) : gs_rwmutex_tryrlock(&s->m)) {
+			if (write ? gs_rwmutex_trylock(&s->m)
+				  : recursive ? gs_rwmutex_tryrlock_recursive(&s->m)
+					      : gs_rwmutex_tryrlock(&s->m)) {
 				write ? storm_write(s) : storm_read(s);
-				write ? gs_rwmutex_unlock(&s->m) : gs_rwmutex_runlock(&s->m);
+				write ? release_w(&s->m, x >> 40 & 1) : release_r(&s->m, x >> 40 & 1);
 				w->ok++;
 			}
 			continue;
@@ -998,11 +1038,12 @@ static void *storm_fn(void *arg)
 		/* -10 .. +50 us: some deadlines already past */
 		int64_t deadline = gs_now() + ((int64_t)((x >> 8) % 61) - 10) * GS_USEC;
 		int r = write ? gs_rwmutex_lock_until(&s->m, deadline)
-			      : gs_rwmutex_rlock_until(&s->m, deadline);
+			: recursive ? gs_rwmutex_rlock_recursive_clock(&s->m, CLOCK_MONOTONIC, deadline)
+				    : gs_rwmutex_rlock_until(&s->m, deadline);
 		int64_t now = gs_now();
 		if (r == 0) {
 			write ? storm_write(s) : storm_read(s);
-			write ? gs_rwmutex_unlock(&s->m) : gs_rwmutex_runlock(&s->m);
+			write ? release_w(&s->m, x >> 40 & 1) : release_r(&s->m, x >> 40 & 1);
 			w->ok++;
 		} else if (r == ETIMEDOUT) {
 			w->timeouts++;
@@ -1162,10 +1203,11 @@ static void test_free_after_unlock(void **st)
 			queued += (state(m) & (WRITER_PARKED | READERS_PARKED)) != 0;
 		}
 		store_int(&f.a_last, r);
+		bool barge = r / FAU_VARIANTS % 2;
 		if (a_reads)
-			gs_rwmutex_runlock(m); /* B may free m from here on */
+			release_r(m, barge); /* B may free m from here on */
 		else
-			gs_rwmutex_unlock(m);
+			release_w(m, barge);
 		while (load_int(&f.b_done) != r)
 			sched_yield();
 	}
@@ -1306,7 +1348,7 @@ static void *h_reader_recursive(void *arg)
 			BARRIER();
 		__atomic_fetch_sub(&h->activity, 1, __ATOMIC_RELAXED);
 		for (int k = 0; k < depth; k++)
-			gs_rwmutex_runlock(rw);
+			release_r(rw, h->barge);
 	}
 	return NULL;
 }
@@ -1322,11 +1364,13 @@ static void test_recursive_hammer(void **st)
 	pthread_t t[64];
 	const int iters = scaled(1000, 100);
 
+	for (int barge = 0; barge < 2; barge++)
 	for (size_t wi = 0; wi < sizeof writers / sizeof writers[0]; wi++)
 		for (size_t ri = 0; ri < sizeof readers / sizeof readers[0]; ri++) {
 			int n = 0;
 			memset(&h, 0, sizeof h);
 			h.iters = iters;
+			h.barge = barge;
 			store_int(&done, 0);
 			for (int k = 0; k < writers[wi] + readers[ri]; k++, n++) {
 				bool writer = k < writers[wi];
@@ -1336,15 +1380,113 @@ static void test_recursive_hammer(void **st)
 			}
 			int stuck = join_bounded(t, n, &done, 20 * GS_SEC);
 			if (h.bad || h.bad_ret || state(&h.rw) || stuck)
-				fprintf(stderr, "recursive hammer(%d writers, %d readers): %d violations, "
-					"%d bad returns, %d stuck, state 0x%x\n", writers[wi], readers[ri],
-					h.bad, h.bad_ret, stuck, state(&h.rw));
+				fprintf(stderr, "recursive hammer(%d writers, %d readers, barge %d): %d "
+					"violations, %d bad returns, %d stuck, state 0x%x\n", writers[wi],
+					readers[ri], barge, h.bad, h.bad_ret, stuck, state(&h.rw));
 			assert_int_equal(stuck, 0);
 			assert_int_equal(h.bad, 0);
 			assert_int_equal(h.bad_ret, 0);
 			assert_int_equal(h.activity, 0);
 			assert_int_equal(state(&h.rw), 0);
 		}
+}
+
+/* --- barging releases -------------------------------------------------------------- */
+
+static void actor_start_barging(struct actor *a, gs_rwmutex_t *rw, bool write, int form, int id)
+{
+	*a = (struct actor){ .rw = rw, .write = write, .form = form, .barge = true,
+			     .deadline = GS_NO_DEADLINE, .id = id };
+	a->thread = spawn(actor_fn, a);
+	while (!load_int(&a->started))
+		sleep_ns(50 * GS_USEC);
+}
+
+/* A barging release leaves the lock free for whoever runs first: the caller, taking
+ * it again at once, can beat the sleeping writer it woke (a hand-off gives the writer
+ * the lock, and the caller's try always fails). Racy by nature — the woken writer,
+ * on an idle CPU, often runs first (6-75% of attempts here) — so the test repeats
+ * until the caller has won once after each kind of release (at most 500 attempts). */
+static void test_barging(void **st)
+{
+	(void)st;
+	static gs_rwmutex_t m;
+	static struct actor w, w2, w3, r, r2;
+	int free_after_unlock = 0, free_after_runlock = 0;
+
+	for (int attempt = 0; attempt < 500 && !(free_after_unlock && free_after_runlock); attempt++) {
+		gs_rwmutex_lock(&m);
+		actor_start_barging(&w, &m, true, FORM_PLAIN, 1);
+		assert_true(wait_parked(w.tid));
+		assert_int_equal(state(&m), WRITER | WRITER_PARKED);
+		gs_rwmutex_unlock_barging(&m);
+		if (gs_rwmutex_trylock(&m)) {
+			free_after_unlock++;
+			gs_rwmutex_unlock_barging(&m);
+		}
+		assert_true(wait_flag(&w.held));
+		actor_finish(&w);
+		assert_int_equal(state(&m), 0);
+
+		assert_true(gs_rwmutex_tryrlock_recursive(&m));
+		actor_start_barging(&w, &m, true, FORM_PLAIN, 1);
+		assert_true(wait_parked(w.tid));
+		assert_int_equal(state(&m), ONE_READER | WRITER_PARKED);
+		gs_rwmutex_runlock_barging(&m);
+		if (gs_rwmutex_tryrlock_recursive(&m)) {
+			free_after_runlock++;
+			gs_rwmutex_runlock_barging(&m);
+		}
+		assert_true(wait_flag(&w.held));
+		actor_finish(&w);
+		assert_int_equal(state(&m), 0);
+	}
+	assert_true(free_after_unlock > 0);
+	assert_true(free_after_runlock > 0);
+
+	/* Unlock wakes every queued reader and only the first writer: the second stays
+	 * queued (WRITER_PARKED) whoever runs first. */
+	gs_rwmutex_lock(&m);
+	actor_start_barging(&r, &m, false, FORM_RECURSIVE, 1);
+	assert_true(wait_parked(r.tid));
+	actor_start_barging(&w2, &m, true, FORM_PLAIN, 2);
+	assert_true(wait_parked(w2.tid));
+	actor_start_barging(&r2, &m, false, FORM_RECURSIVE, 3);
+	assert_true(wait_parked(r2.tid));
+	actor_start_barging(&w3, &m, true, FORM_PLAIN, 4);
+	assert_true(wait_parked(w3.tid));
+	assert_int_equal(state(&m), WRITER | WRITER_PARKED | READERS_PARKED);
+	gs_rwmutex_unlock_barging(&m);
+	assert_true(state(&m) & WRITER_PARKED);
+	struct actor *all[] = { &r, &r2, &w2, &w3 };
+	for (int i = 0; i < 4; i++)
+		store_int(&all[i]->release, 1);
+	for (int i = 0; i < 4; i++)
+		join(all[i]->thread);
+	assert_int_equal(r.r | r2.r | w2.r | w3.r, 0);
+	assert_int_equal(state(&m), 0);
+
+	/* Plain readers blocked by WRITER_PARKED behind a woken writer are never stranded:
+	 * W1 holds, W2 and plain R queue; every order of what follows ends with all done. */
+	for (int round = 0; round < 20; round++) {
+		gs_rwmutex_lock(&m);
+		actor_start_barging(&w2, &m, true, FORM_PLAIN, 1);
+		assert_true(wait_parked(w2.tid));
+		actor_start_barging(&r, &m, false, round % 2 ? FORM_CLOCK : FORM_PLAIN, 2);
+		assert_true(wait_parked(r.tid));
+		gs_rwmutex_unlock_barging(&m);
+		/* both may hold in turn: release both before joining either */
+		store_int(&(round % 4 < 2 ? &w2 : &r)->release, 1);
+		store_int(&(round % 4 < 2 ? &r : &w2)->release, 1);
+		bool finished = wait_flag(&w2.done) && wait_flag(&r.done);
+		if (!finished)
+			fprintf(stderr, "barging round %d: stuck, state 0x%x\n", round, state(&m));
+		assert_true(finished); /* else: stranded (the threads are left behind) */
+		join(w2.thread);
+		join(r.thread);
+		assert_int_equal(r.r | w2.r, 0);
+		assert_int_equal(state(&m), 0);
+	}
 }
 
 /* --- the reader limit (white-box: the word is set near it) ------------------------- */
@@ -1602,6 +1744,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_free_after_unlock),
 		cmocka_unit_test(test_recursive),
 		cmocka_unit_test(test_recursive_hammer),
+		cmocka_unit_test(test_hammer_barging),
+		cmocka_unit_test(test_barging),
 		cmocka_unit_test(test_reader_limit),
 		cmocka_unit_test(test_misuse_dies),
 		cmocka_unit_test(test_tsan_read_locks),
