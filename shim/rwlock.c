@@ -13,18 +13,23 @@
  * prefers readers: a read lock is granted while a writer waits, and programs rely on
  * taking read locks recursively. Those kinds use gs_rwmutex's reader-preferring read
  * locks (gs_rwmutex_rlock_recursive_clock: blocked only by a writer that holds the
- * lock) with its ordinary write locks. Only PREFER_WRITER_NONRECURSIVE_NP (__flags 2,
- * from its static initializer or init) uses the writer-preferring gs_rwmutex (Go's
- * RWMutex): glibc's own lock also holds new readers back while a writer waits there.
- * Process-shared rwlocks (__shared != 0), and kinds glibc never writes, go to glibc.
+ * lock), its ordinary write locks, and its barging releases (gs_rwmutex_unlock_barging,
+ * runlock_barging: waiters are woken to compete, never handed the lock while asleep —
+ * glibc's behaviour, and the difference between keeping up with glibc and a tenth of
+ * its throughput with more threads than CPUs). Only PREFER_WRITER_NONRECURSIVE_NP
+ * (__flags 2, from its static initializer or init) uses the writer-preferring
+ * gs_rwmutex as it is (Go's RWMutex, with its hand-offs): glibc's own lock also holds
+ * new readers back while a writer waits there. Process-shared rwlocks (__shared != 0),
+ * and kinds glibc never writes, go to glibc.
  *
  * Why a gosync mode rather than forwarding the reader-preferring kinds to glibc: they
  * are nearly every rwlock a program has, so forwarding would leave the shim doing
- * nothing for rwlocks. The mode costs gs_rwmutex one mask (what blocks a reader);
- * queueing, grants, spinning, timeouts and the writer handoff are the tested ones.
- * Differences that only scheduling shows: a writer's unlock admits the readers it
- * held back before the next writer for every kind (glibc's PREFER_WRITER_NP hands to a
- * waiting writer first), and waiters of both kinds queue in FIFO order.
+ * nothing for rwlocks. The mode costs gs_rwmutex a mask (what blocks a reader) and a
+ * flag (whether a release hands over or wakes); queueing, spinning, timeouts and the
+ * state word are shared with the tested writer-preferring rwmutex. Differences that
+ * only scheduling shows: waiters queue in FIFO order and spin briefly before sleeping;
+ * glibc's PREFER_WRITER_NP hands a writer's unlock to a waiting writer first, the shim
+ * wakes the queued readers and the first writer alike.
  *
  * Results kept from glibc 2.36: the timed and clock forms answer EINVAL for a tv_nsec
  * outside [0, 1e9) or a clock other than CLOCK_REALTIME / CLOCK_MONOTONIC before
@@ -204,18 +209,26 @@ GS_SHIM_API int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock
 
 GS_SHIM_API int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
-	if (mode_of(rw) == GLIBC)
+	enum mode mode = mode_of(rw);
+
+	if (mode == GLIBC)
 		return GS_REAL(pthread_rwlock_unlock)(rw);
 	if (is_writer(rw)) {
 		set_cur_writer(rw, 0); /* before the release: the rwlock may be freed after it */
-		gs_rwmutex_unlock(gsrw(rw));
+		if (mode == READER_PREF)
+			gs_rwmutex_unlock_barging(gsrw(rw));
+		else
+			gs_rwmutex_unlock(gsrw(rw));
 		return 0;
 	}
 	/* glibc: unlocking an unlocked rwlock returns 0. (Two threads racing to release
 	 * one read lock is still fatal.) */
 	if (gs_rwmutex_readers(gsrw(rw)) == 0)
 		return 0;
-	gs_rwmutex_runlock(gsrw(rw));
+	if (mode == READER_PREF)
+		gs_rwmutex_runlock_barging(gsrw(rw));
+	else
+		gs_rwmutex_runlock(gsrw(rw));
 	return 0;
 }
 
