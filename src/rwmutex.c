@@ -82,7 +82,9 @@
  * last of its kind. A writer that leaves may have been the only thing blocking queued
  * readers: after park returns it runs a grant pass (the readers' unpark callback,
  * which admits them only if no writer holds or waits), so it never strands them. A
- * waiter that an unlocker dequeued first was granted the lock and returns 0.
+ * waiter that an unlocker dequeued first was granted the lock and returns 0 (one
+ * woken by a barging release tries once more, and times out only if it finds the lock
+ * taken). The timeout pass always grants: it is rare, and nobody else would.
  *
  * Memory order. Every CAS that takes the lock (readers+1, WRITER set) is acquire and
  * pairs with the release CAS that last gave it up (runlock's, unlock's, or a
