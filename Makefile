@@ -130,6 +130,20 @@ $(B)/libgosync-pthread.so: $(SHIM_OBJS) $(B)/libgosync.so
 	ln -sf libgosync-pthread.so.$(VERSION) $(B)/libgosync-pthread.so.$(SOVERSION)
 	ln -sf libgosync-pthread.so.$(VERSION) $@
 
+# Its tests: only the replaced POSIX names leave the shim; every tests/posix program is
+# built against plain glibc and run plainly, preloaded and linked with -lgosync-pthread,
+# outputs compared (tests/posix/run.sh); real Debian programs run on it with outputs
+# compared and shim/glibc wall-time ratios (tests/apps/run.sh: the quick set in check,
+# everything with check-apps).
+.PHONY: check-shim check-apps check-apps-quick
+check-shim: lib
+	sh tests/check_shim_exports.sh $(B)/libgosync-pthread.so
+	sh tests/posix/run.sh $(B)
+check-apps-quick: lib
+	sh tests/apps/run.sh --quick $(B)
+check-apps: lib
+	sh tests/apps/run.sh $(B)
+
 # --- tests -------------------------------------------------------------------
 
 check-deps:
@@ -138,6 +152,7 @@ check-deps:
 check: check-deps
 	$(MAKE) lib
 	$(MAKE) run-tests check-exports check-cxx check-clang examples check-tsan-user check-install
+	$(MAKE) check-shim check-apps-quick
 	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_CHECK)
 
 run-tests: $(TESTS)
