@@ -1,10 +1,17 @@
-/* aarch64: ISB as the spin-wait hint, 64-byte lines, CNTVCT_EL0 as the cycle counter.
- * YIELD is a no-op on most cores without SMT, so a spin loop of YIELDs hammers the
- * line; ISB stalls the pipeline for tens of cycles, which is the back-off a spin loop
- * wants (the choice Rust's std::hint::spin_loop and the Linux arm64 people made).
- * Padding is 128 bytes: Apple and Neoverse N1 prefetch pairs / have 128-byte lines.
- * CNTVCT_EL0 is readable from EL0 on Linux (the kernel enables it for the vDSO); it
- * ticks at a fixed frequency, slower than the core clock, which is fine for budgets. */
+/* aarch64: ISB as the spin-wait hint, 128-byte padding, CNTVCT_EL0 as the counter.
+ * YIELD only hints an SMT core to run its other thread; almost no Arm core has SMT
+ * (Neoverse E1 and Cortex-A65 do), and elsewhere it is a no-op, so a spin loop of
+ * YIELDs hammers the lock's line at full speed. ISB stops the front end until the
+ * pipeline drains, tens of cycles: the back-off x86's PAUSE gives. Rust's spin_loop()
+ * switched to ISB for this (rust-lang/rust#84725, measured on Graviton2); Linux's
+ * arm64 cpu_relax() still uses YIELD.
+ * Most Arm cores have 64-byte lines, but Apple's M-series and Cavium ThunderX have
+ * 128-byte ones (hence arm64 Linux's 128-byte ARCH_DMA_MINALIGN): padding is 128.
+ * CNTVCT_EL0 is the generic timer's virtual count, readable from EL0 because Linux
+ * sets CNTKCTL_EL1.EL0VCTEN for its vDSO; on cores with timer errata the kernel traps
+ * the read and emulates it (slower, still correct). It ticks at CNTFRQ_EL0 (1-100 MHz
+ * before Armv8.6, 1 GHz after), not at the core clock. The library's spin budgets are
+ * timed with gs_now(), not with this counter. */
 #ifndef GS_ARCH_H
 #define GS_ARCH_H
 #include <stdint.h>

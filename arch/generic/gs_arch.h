@@ -1,6 +1,8 @@
-/* generic: any GCC or Clang target. The spin-wait hint is a compiler barrier only, the
- * line size a conservative 128 bytes, and there is no cycle counter (spin budgets
- * count iterations instead). */
+/* generic: any GCC or Clang target. The spin-wait hint is a compiler barrier only (no
+ * portable pause instruction exists), padding a conservative 128 bytes (the largest
+ * common line, or pair of lines a prefetcher fetches together), and there is no cycle
+ * counter: gs_cycles() returns 0 with GS_HAVE_CYCLES 0. The library's spin budgets are
+ * timed with gs_now(), so nothing depends on it. */
 #ifndef GS_ARCH_H
 #define GS_ARCH_H
 #include <stdint.h>
