@@ -21,6 +21,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,27 +58,77 @@ struct scenario_result {
 	char err[16384];   /* the child's stderr, NUL-terminated (truncated) */
 };
 
+/* Under user-mode emulation (make check-cross runs the tests with qemu-user and names
+ * it in GS_TEST_EMULATOR) the kernel cannot execute this foreign binary by itself, so
+ * a fresh process must start through the emulator again; and /proc shows the
+ * emulator's own system calls, with the host's numbers. */
+static inline const char *test_emulator(void)
+{
+	const char *e = getenv("GS_TEST_EMULATOR");
+	return e && *e ? e : NULL;
+}
+
+extern char **environ;
+
 /* Runs `name` in a fresh process of this binary; `env` (may be NULL) is a
- * NULL-terminated list of "KEY=VALUE" set in the child. */
+ * NULL-terminated list of "KEY=VALUE" set in the child. The child is started with
+ * posix_spawn, not fork: fork runs the pthread_atfork handlers, and liburcu's (for
+ * gs_value) starts a thread in the child, which qemu-user 7.2 cannot do in the forked
+ * child of a threaded process (it aborts). */
 static inline void scenario_run(const char *name, const char *const *env,
 				struct scenario_result *r)
 {
+	const char *emu = test_emulator();
+	char self[4096] = "/proc/self/exe";
+	if (emu) {
+		ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+		if (len <= 0)
+			abort();
+		self[len] = '\0';
+	}
+	char *argv[] = { (char *)"self", (char *)"--scenario", (char *)name, NULL };
+	char *emu_argv[] = { (char *)emu, self, (char *)"--scenario", (char *)name, NULL };
+
+	/* this environment, with env's variables replaced or added */
+	size_t n_environ = 0, n_env = 0, m = 0;
+	while (environ[n_environ])
+		n_environ++;
+	while (env && env[n_env])
+		n_env++;
+	char **envp = calloc(n_environ + n_env + 1, sizeof *envp);
+	if (!envp)
+		abort();
+	for (size_t i = 0; i < n_environ; i++) {
+		bool replaced = false;
+		for (size_t j = 0; j < n_env && !replaced; j++) {
+			size_t key = strcspn(env[j], "=") + 1;
+			replaced = strncmp(environ[i], env[j], key) == 0;
+		}
+		if (!replaced)
+			envp[m++] = environ[i];
+	}
+	for (size_t j = 0; j < n_env; j++)
+		envp[m++] = (char *)env[j];
+
 	int fd[2];
 	if (pipe(fd) != 0)
 		abort();
-	pid_t pid = fork();
-	if (pid < 0)
+	posix_spawn_file_actions_t fa;
+	if (posix_spawn_file_actions_init(&fa) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, fd[1], STDERR_FILENO) != 0 ||
+	    posix_spawn_file_actions_addclose(&fa, fd[0]) != 0 ||
+	    posix_spawn_file_actions_addclose(&fa, fd[1]) != 0)
 		abort();
-	if (pid == 0) {
-		dup2(fd[1], STDERR_FILENO);
-		close(fd[0]);
-		close(fd[1]);
-		for (const char *const *e = env; e && *e; e++)
-			putenv((char *)*e);
-		char *argv[] = { (char *)"self", (char *)"--scenario", (char *)name, NULL };
-		execv("/proc/self/exe", argv);
-		_exit(126);
+	pid_t pid;
+	int err = emu ? posix_spawnp(&pid, emu, &fa, NULL, emu_argv, envp)
+		      : posix_spawn(&pid, self, &fa, NULL, argv, envp);
+	if (err != 0) {
+		fprintf(stderr, "scenario %s: cannot start %s: %s\n", name, emu ? emu : self,
+			strerror(err));
+		abort();
 	}
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
 	close(fd[1]);
 	size_t n = 0;
 	ssize_t k;
@@ -88,6 +139,13 @@ static inline void scenario_run(const char *name, const char *const *env,
 			n += (size_t)k;
 	r->err[n] = '\0';
 	close(fd[0]);
+	/* qemu-user reports a guest killed by a signal on stderr itself: not the child's */
+	char *note = emu ? strstr(r->err, "qemu: uncaught target signal") : NULL;
+	if (note && (note == r->err || note[-1] == '\n')) {
+		char *rest = strchr(note, '\n');
+		rest = rest ? rest + 1 : note + strlen(note);
+		memmove(note, rest, strlen(rest) + 1);
+	}
 	while (waitpid(pid, &r->status, 0) < 0)
 		;
 }
@@ -122,7 +180,9 @@ static inline void sleep_ns(int64_t ns)
 		;
 }
 
-/* Sanitized builds run fewer rounds: TSan slows everything by 5-20x, ASan by ~2x. */
+/* Sanitized builds and emulated runs do fewer rounds: TSan slows everything by 5-20x,
+ * qemu-user (make check-cross) by as much and more where threads start often, ASan by
+ * ~2x. */
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN_BUILD 1
 #elif defined(__has_feature)
@@ -136,7 +196,7 @@ static inline void sleep_ns(int64_t ns)
 
 static inline int scaled(int normal, int tsan)
 {
-	if (under_tsan())
+	if (under_tsan() || test_emulator())
 		return tsan;
 	return ASAN_BUILD ? (normal + tsan) / 2 : normal;
 }
@@ -172,12 +232,15 @@ static inline uint64_t xorshift(uint64_t *s)
 
 /* Waits (at most 10 s) until thread `tid` sleeps in FUTEX_WAIT_BITSET (private) on a
  * word it expects to hold `expected`, as the kernel shows its current system call.
- * Returns false on timeout. Without /proc, falls back to a sleep. */
+ * Returns false on timeout. Without /proc, falls back to a sleep. Under emulation the
+ * emulator makes the same futex call for the thread, under the host's system call
+ * number, so only the operation and the value are compared there. */
 static inline bool wait_futex_sleeper(pid_t tid, unsigned long expected)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
 	int64_t give_up = gs_now() + 10 * GS_SEC;
+	bool any_nr = test_emulator() != NULL;
 
 	while (gs_now() < give_up) {
 		FILE *f = fopen(path, "r");
@@ -190,7 +253,8 @@ static inline bool wait_futex_sleeper(pid_t tid, unsigned long expected)
 		long nr;
 		unsigned long addr, op, val;
 		if (ok && sscanf(line, "%ld %lx %lx %lx", &nr, &addr, &op, &val) == 4 &&
-		    nr == SYS_futex && op == (FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG) && val == expected)
+		    (nr == SYS_futex || any_nr) && op == (FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG) &&
+		    val == expected)
 			return true;
 		sleep_ns(200 * GS_USEC);
 	}
