@@ -16,21 +16,40 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 
+# Cross builds (mk/cross.mk, make check-cross): CROSS=aarch64-linux-gnu- selects
+# Debian's cross gcc and the target's architecture; pkg-config then sees only the
+# target's .pc files: Debian multiarch (/usr/lib/<triplet>) or, for riscv64 (no Debian
+# 12 archive), the sysroot make check-cross builds from Debian sources (SYSROOT).
+CROSS   ?=
+TRIPLET := $(CROSS:-=)
+SYSROOT ?= $(if $(filter riscv64-linux-gnu,$(TRIPLET)),$(CURDIR)/build/sysroot/$(TRIPLET))
+
 # The per-architecture layer: arch/$(ARCH)/gs_arch.h. ARCH=generic forces the
 # portable one.
 UNAME_M := $(shell uname -m)
-ARCH    ?= $(if $(filter x86_64 aarch64 riscv64,$(UNAME_M)),$(UNAME_M),generic)
+TARGET_M := $(if $(CROSS),$(firstword $(subst -, ,$(CROSS))),$(UNAME_M))
+ARCH    ?= $(if $(filter x86_64 aarch64 riscv64,$(TARGET_M)),$(TARGET_M),generic)
 
 B        ?= build
 SANITIZE ?=
 CC       ?= cc
 CXX      ?= c++
+ifneq ($(CROSS),)
+ifeq ($(origin CC),default)
+CC       := $(CROSS)gcc
+endif
+ifeq ($(origin AR),default)
+AR       := $(CROSS)ar
+endif
+endif
+PKG_CONFIG := $(if $(CROSS),PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
+                PKG_CONFIG_LIBDIR=$(if $(SYSROOT),$(SYSROOT)/usr/lib/pkgconfig,/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig)) pkg-config
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 # gs_value is built on liburcu's bulletproof flavor (Debian liburcu-dev).
-URCU_CFLAGS := $(shell pkg-config --cflags liburcu-bp 2>/dev/null)
-URCU_LIBS   := $(shell pkg-config --libs liburcu-bp 2>/dev/null)
+URCU_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburcu-bp 2>/dev/null)
+URCU_LIBS   := $(shell $(PKG_CONFIG) --libs liburcu-bp 2>/dev/null)
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread \
               -Iinclude -Isrc -Iarch/$(ARCH) $(URCU_CFLAGS) \
               $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
@@ -156,11 +175,11 @@ check: check-deps
 	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_CHECK)
 
 run-tests: $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(TESTS); do echo "== $$t"; $(RUN) $$t; done
 
 # STRESS_SECS per test; each prints its own progress and verdict.
 run-stress: $(STRESS)
-	@set -e; for t in $(STRESS); do echo "== $$t $(STRESS_SECS)s"; $$t $(STRESS_SECS); done
+	@set -e; for t in $(STRESS); do echo "== $$t $(STRESS_SECS)s"; $(RUN) $$t $(STRESS_SECS); done
 
 # Only gs_* symbols leave the shared library.
 check-exports: $(B)/libgosync.so
@@ -198,7 +217,7 @@ check-clang:
 	$(MAKE) B=build/clang CC=clang CXX=clang++ lib $(patsubst $(B)/%,build/clang/%,$(TESTS) $(STRESS))
 
 examples: $(EXAMPLES)
-	@set -e; for e in $(EXAMPLES); do echo "== $$e"; $$e; done
+	@set -e; for e in $(EXAMPLES); do echo "== $$e"; $(RUN) $$e; done
 
 stress: check-deps
 	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_LONG)
@@ -210,6 +229,8 @@ tsan: check-deps
 asan: check-deps
 	$(MAKE) B=build/asan SANITIZE=address,undefined run-tests
 	$(MAKE) B=build/asan SANITIZE=address,undefined run-stress STRESS_SECS=$(STRESS_SECS_TSAN)
+
+include mk/cross.mk
 
 # --- benchmark ---------------------------------------------------------------
 
