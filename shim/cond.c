@@ -45,7 +45,7 @@ static inline unsigned wrefs(pthread_cond_t *c)
 
 static inline bool shared(pthread_cond_t *c) { return wrefs(c) & WREFS_PSHARED; }
 
-static void unlock_glibc(void *m) { (void)GS_REAL(pthread_mutex_unlock)(m); }
+static int unlock_glibc(void *m) { return GS_REAL(pthread_mutex_unlock)(m); }
 static int lock_glibc(void *m) { return GS_REAL(pthread_mutex_lock)(m); }
 
 /* Restores an error-checking or recursive mutex's owner if a cancel unwinds the

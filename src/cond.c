@@ -36,7 +36,9 @@
  *
  * Foreign mutexes (gs_cond_wait_func: a mutex gosync does not own, e.g. one the pthread
  * shim leaves to glibc) are released and re-taken through the caller's functions; such
- * waiters record no mutex (mutex_ = 0) and are always woken, never moved.
+ * waiters record no mutex (mutex_ = 0) and are always woken, never moved. If the
+ * release fails (EPERM: the caller does not hold it), the waiter leaves the queue at
+ * once, passing on any signal that reached it meanwhile, and the wait returns the error.
  *
  * Cancellation (the _clock and _func forms are pthread cancellation points, park's
  * `cancelled`): a cancelled waiter still queued leaves like a timed-out one; one that a
@@ -71,9 +73,10 @@ static inline gs_mutex_t *cond_mutex(const gs_cond_t *c)
 struct cond_waiter {
 	gs_cond_t *c;
 	gs_mutex_t *m;               /* NULL: a foreign mutex, released and re-taken by: */
-	void (*unlock)(void *arg);
+	int (*unlock)(void *arg);    /* nonzero (EPERM): the wait is abandoned */
 	int (*lock)(void *arg);      /* its nonzero result is the wait's (EOWNERDEAD) */
 	void *lock_arg;
+	int unlocked;                /* what releasing the mutex returned */
 	int relocked;                /* what re-taking the mutex returned */
 };
 
@@ -87,14 +90,16 @@ static bool wait_validate(void *arg)
 	return true;
 }
 
-static void wait_before_sleep(void *arg)
+static bool wait_before_sleep(void *arg)
 {
 	struct cond_waiter *w = arg;
 
-	if (w->m)
+	if (w->m) {
 		gs_mutex_unlock(w->m);
-	else
-		w->unlock(w->lock_arg);
+		return true;
+	}
+	w->unlocked = w->unlock(w->lock_arg);
+	return w->unlocked == 0;
 }
 
 /* Takes the mutex again after park returned `how` with `token`. */
@@ -143,6 +148,13 @@ static int wait(struct cond_waiter *w, clockid_t clock, int64_t deadline, bool c
 
 	if (how == GS_PARK_INVALID)
 		gs__internal_error("cond: waiter refused to park");
+	if (w->unlocked) {
+		/* The mutex was never ours to release: leave it alone, and pass on a signal
+		 * that found us queued in the meantime. */
+		if (how == GS_PARK_UNPARKED && token != TOKEN_BROADCAST)
+			notify(w->c, false);
+		return w->unlocked;
+	}
 	relock(w, how, token);
 	if (w->relocked)
 		return w->relocked;
@@ -163,7 +175,7 @@ int gs_cond_wait_clock(gs_cond_t *c, gs_mutex_t *m, clockid_t clock, int64_t dea
 	return wait(&w, clock, deadline, true);
 }
 
-int gs_cond_wait_func(gs_cond_t *c, void (*unlock)(void *arg), int (*lock)(void *arg),
+int gs_cond_wait_func(gs_cond_t *c, int (*unlock)(void *arg), int (*lock)(void *arg),
 		      void *arg, clockid_t clock, int64_t deadline)
 {
 	struct cond_waiter w = { .c = c, .unlock = unlock, .lock = lock, .lock_arg = arg };

@@ -23,7 +23,8 @@
  *   park:    lock bucket; validate() — the primitive re-checks its state word and
  *            records that it has a waiter; if false, unlock and return INVALID;
  *            enqueue (tail, or head for a woken waiter that lost its race); unlock;
- *            before_sleep(); sleep until wake == 1.
+ *            before_sleep(); sleep until wake == 1. If before_sleep refuses (a cond
+ *            whose foreign mutex would not unlock), settle at once as a timeout does.
  *   unpark:  lock bucket; dequeue the chosen waiters (queued = 0); callback(count,
  *            have_more) — the primitive updates its state word knowing exactly who is
  *            left; write each dequeued record's unpark_token; unlock; then for each
@@ -267,6 +268,25 @@ static void wait_for_wake(struct gs__waiter *w)
 		gs__futex_wait(&w->wake, 0, CLOCK_MONOTONIC, INT64_MAX);
 }
 
+/* A parker that stops waiting before its wake (cancelled, or before_sleep refused):
+ * still queued, it leaves like a timed-out waiter; already dequeued or requeued, the
+ * unparker has decided its fate, so it waits for the wake, without deadline. */
+static enum gs__park_status settle(struct gs__waiter *w, const struct gs__park_args *a)
+{
+	struct bucket *b = lock_bucket_of(w);
+
+	if (w->queued && !w->requeued) {
+		dequeue(b, w);
+		if (a->timed_out)
+			a->timed_out(a->arg, has_waiter(b, a->key));
+		bucket_unlock(b);
+		return GS_PARK_TIMEDOUT;
+	}
+	bucket_unlock(b);
+	wait_for_wake(w);
+	return GS_PARK_UNPARKED;
+}
+
 static void sleep_unwound(struct sleeper *sl)
 {
 	struct gs__waiter *w = sl->w;
@@ -276,18 +296,8 @@ static void sleep_unwound(struct sleeper *sl)
 	if (!sl->asleep)
 		return;
 	gs__asan_unwound();
-	if (__atomic_load_n(&w->wake, __ATOMIC_ACQUIRE) == 0) {
-		struct bucket *b = lock_bucket_of(w);
-		if (w->queued && !w->requeued) {
-			dequeue(b, w);
-			if (a->timed_out)
-				a->timed_out(a->arg, has_waiter(b, a->key));
-			how = GS_PARK_TIMEDOUT;
-		}
-		bucket_unlock(b);
-		if (how == GS_PARK_UNPARKED)
-			wait_for_wake(w);
-	}
+	if (__atomic_load_n(&w->wake, __ATOMIC_ACQUIRE) == 0)
+		how = settle(w, a);
 	gs__tsan_acquire(w);
 	a->cancelled(a->arg, how, how == GS_PARK_UNPARKED ? w->unpark_token : 0);
 }
@@ -307,8 +317,12 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 	enqueue(b, &w, a->at_head);
 	bucket_unlock(b);
 
-	if (a->before_sleep)
-		a->before_sleep(a->arg);
+	if (a->before_sleep && !a->before_sleep(a->arg)) {
+		enum gs__park_status how = settle(&w, a);
+		gs__tsan_acquire(&w);
+		*unpark_token = w.unpark_token;
+		return how;
+	}
 
 	/* acquire: pairs with wake_waiter's release store */
 	while (__atomic_load_n(&w.wake, __ATOMIC_ACQUIRE) == 0) {

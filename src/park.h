@@ -28,8 +28,10 @@ struct gs__park_args {
 	const void *key;          /* the address waited on (only hashed, never read) */
 	/* Under the bucket lock, before enqueueing: return false not to sleep. */
 	bool (*validate)(void *arg);
-	/* After enqueueing, bucket lock released, before sleeping (cond: unlock m). */
-	void (*before_sleep)(void *arg);
+	/* After enqueueing, bucket lock released, before sleeping (cond: unlock m).
+	 * Returning false abandons the park: settled as a cancel is (below, without
+	 * calling cancelled), park returns GS_PARK_TIMEDOUT or GS_PARK_UNPARKED. */
+	bool (*before_sleep)(void *arg);
 	/* Under the bucket lock, after removing a timed-out waiter; others_remain tells
 	 * whether waiters for the same key are still queued. */
 	void (*timed_out)(void *arg, bool others_remain);

@@ -1364,7 +1364,7 @@ struct foreign {
 	int rc;
 };
 
-static void foreign_unlock(void *arg) { pthread_mutex_unlock(arg); }
+static int foreign_unlock(void *arg) { return pthread_mutex_unlock(arg); }
 static int foreign_lock(void *arg) { return pthread_mutex_lock(arg); }
 
 static void *foreign_waiter(void *arg)
@@ -1401,6 +1401,90 @@ static void test_wait_func_foreign_mutex(void **st)
 	pthread_mutex_unlock(&f.pm);
 	join(t);
 	assert_int_equal(f.rc, 0);
+}
+
+/* A foreign mutex that refuses to unlock (like an error-checking one the caller does
+ * not hold; a flag here, so TSan sees no misuse): the wait returns its EPERM at once,
+ * leaves no waiter behind, and does not touch the mutex. */
+struct flag_lock {
+	int held, unlocks, locks;
+};
+
+static int flag_unlock(void *arg)
+{
+	struct flag_lock *l = arg;
+	l->unlocks++;
+	if (!l->held)
+		return EPERM;
+	l->held = 0;
+	return 0;
+}
+
+static int flag_lock(void *arg)
+{
+	struct flag_lock *l = arg;
+	l->locks++;
+	l->held = 1;
+	return 0;
+}
+
+static void test_wait_func_unlock_refused(void **st)
+{
+	(void)st;
+	gs_cond_t c = GS_COND_INIT;
+	struct flag_lock l = { 0 };
+
+	assert_int_equal(gs_cond_wait_func(&c, flag_unlock, flag_lock, &l, CLOCK_MONOTONIC,
+					   GS_NO_DEADLINE), EPERM);
+	assert_int_equal(nwaiters(&c), 0);
+	assert_int_equal(l.unlocks, 1);
+	assert_int_equal(l.locks, 0); /* not re-taken: it was never released */
+	assert_int_equal(l.held, 0);
+}
+
+/* A signal that reaches the refused waiter while it is still queued goes on to the
+ * next waiter. Deterministic: the refusing unlock callback runs with us queued at the
+ * head; it starts the other waiter, lets it queue behind us, signals (which takes
+ * us) and only then refuses. */
+static struct foreign refusing;
+static pthread_t refusing_other;
+
+static void *refusing_other_waiter(void *arg)
+{
+	struct foreign *f = arg;
+
+	pthread_mutex_lock(&f->pm);
+	f->rc = gs_cond_wait_func(&f->c, foreign_unlock, foreign_lock, &f->pm,
+				  CLOCK_MONOTONIC, GS_NO_DEADLINE);
+	__atomic_store_n(&f->go, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&f->pm);
+	return NULL;
+}
+
+static int signal_then_refuse(void *arg)
+{
+	(void)arg;
+	refusing_other = spawn(refusing_other_waiter, &refusing);
+	if (!WAIT_FOR(nwaiters(&refusing.c) == 2))
+		return EINVAL;
+	gs_cond_signal(&refusing.c); /* dequeues the head: us */
+	return EPERM;
+}
+
+static void test_wait_func_refused_passes_signal(void **st)
+{
+	(void)st;
+	refusing = (struct foreign){ .pm = PTHREAD_MUTEX_INITIALIZER, .rc = -1 };
+
+	assert_int_equal(gs_cond_wait_func(&refusing.c, signal_then_refuse, foreign_lock,
+					   NULL, CLOCK_MONOTONIC, GS_NO_DEADLINE), EPERM);
+	bool woken = WAIT_FOR(__atomic_load_n(&refusing.go, __ATOMIC_ACQUIRE) == 1);
+	if (!woken)
+		gs_cond_broadcast(&refusing.c); /* so the join below returns */
+	join(refusing_other);
+	assert_true(woken);
+	assert_int_equal(refusing.rc, 0);
+	assert_int_equal(nwaiters(&refusing.c), 0);
 }
 
 /* --- misuse ------------------------------------------------------------------------- */
@@ -1464,6 +1548,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cancel_queued_waiter),
 		cmocka_unit_test(test_cancel_moved_waiter_passes_signal_on),
 		cmocka_unit_test(test_wait_func_foreign_mutex),
+		cmocka_unit_test(test_wait_func_unlock_refused),
+		cmocka_unit_test(test_wait_func_refused_passes_signal),
 		cmocka_unit_test(test_wait_without_mutex_dies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

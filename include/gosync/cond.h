@@ -41,9 +41,10 @@ GS_API int gs_cond_wait_until(gs_cond_t *c, gs_mutex_t *m, int64_t deadline);
  * signal it had already taken goes on to another waiter. */
 GS_API int gs_cond_wait_clock(gs_cond_t *c, gs_mutex_t *m, clockid_t clock, int64_t deadline);
 /* The same for a mutex that is not a gs_mutex_t: unlock(arg) releases it once the
- * waiter is queued, lock(arg) re-takes it; a nonzero result of lock (EOWNERDEAD from a
- * robust mutex) is returned by the wait. */
-GS_API int gs_cond_wait_func(gs_cond_t *c, void (*unlock)(void *arg), int (*lock)(void *arg),
+ * waiter is queued, lock(arg) re-takes it. A nonzero result of unlock (EPERM: not
+ * the owner) abandons the wait, which returns it without touching the mutex; a
+ * nonzero result of lock (EOWNERDEAD from a robust mutex) is returned by the wait. */
+GS_API int gs_cond_wait_func(gs_cond_t *c, int (*unlock)(void *arg), int (*lock)(void *arg),
 			     void *arg, clockid_t clock, int64_t deadline);
 GS_API void gs_cond_signal(gs_cond_t *c);
 GS_API void gs_cond_broadcast(gs_cond_t *c);

@@ -1,9 +1,8 @@
 /* A cond wait with a mutex that glibc runs (robust, priority-inheritance) and that the
  * caller does not own answers EPERM, as glibc's own pthread_cond_wait does, instead of
  * waiting: an unlocked robust error-checking mutex, one held by another thread, and a
- * priority-inheritance mutex in the same two states.
- * Known shim bug (on run.sh's XFAIL list until fixed): the shim's wait through
- * gs_cond_wait_func ignores the EPERM of glibc's unlock and blocks forever. */
+ * priority-inheritance mutex in the same two states. (The shim once ignored the EPERM
+ * of glibc's unlock and blocked forever: gs_cond_wait_func now abandons the wait.) */
 #define POSIX_TEST_ALARM 5 /* a wait that should have been refused blocks forever */
 #include "posix_test.h"
 

@@ -21,7 +21,6 @@
 # XFAIL and does not count, and a pass fails the run (XPASS) so the list is kept honest.
 set -u
 XFAIL="
-cond_eperm_glibc
 "
 WARN="-Wall -Wextra -Werror"
 CC=${CC:-cc}
