@@ -98,7 +98,10 @@ static void test_named(const char *self)
 	expect_long("named: value seen through the second handle", value_of(again), 1);
 	expect_rc("named: trywait through the second handle", rc(sem_trywait(again)), 0);
 
-	/* a forked child posts to the parent and waits for its answer */
+	/* a forked child posts to the parent and waits for its answer; the second
+	 * name exists before the fork, or the child's sem_open could race it */
+	sem_t *s2 = sem_open(name2, O_CREAT | O_EXCL, 0600, 0);
+	expect_true("sem_open a second name", s2 != SEM_FAILED);
 	pid_t pid = fork();
 	if (pid == 0) {
 		alarm(POSIX_TEST_ALARM); /* a fork does not inherit the watchdog */
@@ -110,8 +113,6 @@ static void test_named(const char *self)
 			_exit(2);
 		_exit(0);
 	}
-	sem_t *s2 = sem_open(name2, O_CREAT | O_EXCL, 0600, 0);
-	expect_true("sem_open a second name", s2 != SEM_FAILED);
 	expect_rc("named: wait for the forked child's post", rc(sem_wait(s)), 0);
 	must(sem_post(s2));
 	expect_long("named: forked child's exit", wait_child(pid), 0);
