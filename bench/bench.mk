@@ -59,6 +59,30 @@ $(OUT)/bench_sync_%: bench/bench_sync.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DIMPL_$* $< -o $@ $(LIBS_$*) -pthread
 
+# The pthread shim (libgosync-pthread.so, README "Drop-in for pthreads"): the glibc
+# rows' code, unchanged, linked with -lgosync-pthread, so its pthread_* calls run on
+# gosync; in the CSVs as shim (the glibc row's mutex, rwlock, cond, once, sem_t) and
+# shim_pw (the PREFER_WRITER_NONRECURSIVE rwlock, which the shim maps to gs_rwmutex).
+SHIM_LIBS := -L$(B) -lgosync-pthread -Wl,-rpath,$(CURDIR)/$(B)
+SHIM_BINS := $(OUT)/bench_mutex_shim $(OUT)/bench_sync_shim $(OUT)/bench_sync_shim_pw
+
+build: $(SHIM_BINS)
+
+$(OUT)/bench_mutex_shim: bench/bench_mutex.c
+$(OUT)/bench_sync_shim: bench/bench_sync.c
+$(OUT)/bench_sync_shim_pw: bench/bench_sync.c
+# SHIM = the glibc implementation it builds, then the name it goes by.
+$(OUT)/bench_mutex_shim:   SHIM = glibc shim
+$(OUT)/bench_sync_shim:    SHIM = glibc shim
+$(OUT)/bench_sync_shim_pw: SHIM = glibc_pw shim_pw
+$(SHIM_BINS): bench/bench.mk $(B)/libgosync-pthread.so
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DIMPL_$(word 1,$(SHIM)) -DIMPL_LABEL='"$(word 2,$(SHIM))"' \
+		$(filter %.c,$^) -o $@ $(SHIM_LIBS) -pthread
+
+$(B)/libgosync-pthread.so:
+	@echo "$@ is missing: run 'make lib' (or 'make bench') from the top level"; exit 1
+
 # bench/bench_value.c (the seeds' read-mostly experiment): gs_value as a user gets
 # it, through the shared library; raw liburcu-bp with its inline read side and through
 # its out-of-line calls; pthread_rwlock; gs_rwmutex; nsync_mu.

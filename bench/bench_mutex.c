@@ -1,7 +1,8 @@
 /* bench_mutex — one mutex benchmark, compiled once per implementation.
  *
  * Build with exactly one of -DIMPL_gosync, -DIMPL_glibc, -DIMPL_adaptive, -DIMPL_nsync,
- * -DIMPL_absl (linked with bench/absl_sync.cc), -DIMPL_mutex3, -DIMPL_floor. Each
+ * -DIMPL_absl (linked with bench/absl_sync.cc), -DIMPL_mutex3, -DIMPL_floor (and
+ * -DIMPL_LABEL to rename one: the shim row is -DIMPL_glibc on the pthread shim). Each
  * binary runs one workload per invocation, so every implementation and every
  * measurement lives in its own process:
  *
@@ -161,6 +162,13 @@ static NOINLINE void lk_unlock(lock_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELE
 
 #else
 #error "define one of IMPL_gosync IMPL_glibc IMPL_adaptive IMPL_nsync IMPL_absl IMPL_mutex3 IMPL_floor"
+#endif
+
+/* -DIMPL_LABEL='"name"': the same code under another name in the CSVs (the pthread
+ * shim's rows are the glibc code linked with -lgosync-pthread). */
+#ifdef IMPL_LABEL
+#undef IMPL_NAME
+#define IMPL_NAME IMPL_LABEL
 #endif
 
 /* What the workloads call. The empty asm with a memory clobber keeps the compiler from

@@ -18,6 +18,8 @@
  *                    afresh each cycle; for the semaphore, a count under an
  *                    absl::Mutex acquired with LockWhen (Abseil has neither)
  *   -DIMPL_barrier   pthread_barrier as the wait group (waitgroup workload only)
+ * and -DIMPL_LABEL to rename one: the shim and shim_pw rows are the glibc and
+ * glibc_pw code linked with -lgosync-pthread (the pthread shim).
  * A workload the implementation lacks prints nothing and exits 0. The wait-group
  * workload is written against a "gate" (opened by one thread, waited on by several,
  * re-armed) and a "join" (armed with n, n arrivals, one waiter); each implementation
@@ -338,6 +340,13 @@ static inline void join_wait(join_t *j) { pthread_barrier_wait(j); }
 
 #else
 #error "define one of IMPL_gosync IMPL_glibc IMPL_glibc_pw IMPL_nsync IMPL_absl IMPL_barrier"
+#endif
+
+/* -DIMPL_LABEL='"name"': the same code under another name in the CSVs (the pthread
+ * shim's rows are the glibc code linked with -lgosync-pthread). */
+#ifdef IMPL_LABEL
+#undef IMPL_NAME
+#define IMPL_NAME IMPL_LABEL
 #endif
 
 #if defined(HAVE_ONCE) && !defined(HAVE_ONCE_INIT)

@@ -36,8 +36,8 @@ else
 	cmdline="make bench"
 fi
 # The implementations of each set, in the order they run and are shown.
-IMPLS="gosync glibc adaptive nsync absl mutex3 go floor"
-SYNC_IMPLS="gosync glibc glibc_pw nsync absl barrier go"
+IMPLS="gosync glibc shim adaptive nsync absl mutex3 go floor"
+SYNC_IMPLS="gosync glibc shim glibc_pw shim_pw nsync absl barrier go"
 VALUE_IMPLS="gosync urcu urcu_sym rwlock rwmutex nsync absl go go_value go_rwmutex"
 OPTIONAL="absl go go_value go_rwmutex" # dropped with a note when not built
 
