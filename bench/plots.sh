@@ -28,8 +28,8 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-MUTEX_IMPLS="gosync glibc adaptive nsync absl mutex3 go floor"
-SYNC_IMPLS="gosync glibc_pw nsync absl barrier go"
+MUTEX_IMPLS="gosync glibc shim adaptive nsync absl mutex3 go floor"
+SYNC_IMPLS="gosync shim glibc_pw shim_pw nsync absl barrier go"
 VALUE_IMPLS="gosync urcu_bp urcu_bp_sym pthread_rwlock gs_rwmutex nsync_mu absl_mutex go go_value go_rwmutex"
 # The headline cell of every rest-of-sync workload: workload:threads:metric:label:inverted
 # (a ~ in a label is a space).

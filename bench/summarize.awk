@@ -13,10 +13,13 @@ BEGIN {
 # A miss whose min..max ranges overlap the target is flagged as within the noise.
 function verdict(met, overlap) { return met ? "MET" : (overlap ? "MISSED (ranges overlap: within round-to-round noise)" : "MISSED") }
 
-function label(impl) { return impl == "floor" ? "floor (not a lock)" : impl == "go" ? "go (sync.Mutex)" : impl }
+function label(impl) {
+	return impl == "floor" ? "floor (not a lock)" : impl == "go" ? "go (sync.Mutex)" : \
+		impl == "shim" ? "shim (pthread API)" : impl
+}
 
 END {
-	set_impls("gosync glibc adaptive nsync absl mutex3 go floor")
+	set_impls("gosync glibc shim adaptive nsync absl mutex3 go floor")
 	print "Cells are median (min..max) over " maxround " rounds; \"x glibc\" is the median of"
 	print "per-round ratios to glibc's default mutex in the same round."
 	print ""

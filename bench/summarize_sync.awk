@@ -32,7 +32,7 @@ function glance(what, wl, thr, met, hib, scale, unit,    g, l, i, im, v, best, b
 	best = ""; bim = ""
 	for (i = 1; i <= nimpl; i++) {
 		im = IMPLS[i]
-		if (im == "gosync" || !has(wl, thr, met, im)) continue
+		if (im ~ /^(gosync|shim|shim_pw)$/ || !has(wl, thr, met, im)) continue # shim: gosync too
 		v = stat(wl, thr, met, im, "med")
 		if (best == "" || (hib ? v > best : v < best)) { best = v; bim = im }
 	}
@@ -43,7 +43,7 @@ function glance(what, wl, thr, met, hib, scale, unit,    g, l, i, im, v, best, b
 }
 
 END {
-	set_impls("gosync glibc glibc_pw nsync absl barrier go")
+	set_impls("gosync glibc shim glibc_pw shim_pw nsync absl barrier go")
 	print "Cells are median (min..max) over " maxround " rounds; \"x glibc\" is the median of per-round"
 	print "ratios to the glibc row of the same workload in the same round. One-thread rows run in a"
 	print "multi-threaded process. instr/op: callgrind instructions per operation, loop included"
@@ -55,7 +55,9 @@ END {
 	print "glibc = pthread_rwlock_t default kind (prefers readers); glibc_pw = kind"
 	print "PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP; nsync = nsync_mu (readers: nsync_mu_rlock);"
 	print "absl = absl::Mutex (readers: ReaderLock); go = Go's sync.RWMutex (goroutines, GOMAXPROCS ="
-	print "usable CPUs; fast paths inlined by Go's compiler)."
+	print "usable CPUs; fast paths inlined by Go's compiler); shim, shim_pw = the glibc and glibc_pw"
+	print "code linked with -lgosync-pthread (the drop-in shim: reader-preferring gs_rwmutex mode,"
+	print "and gs_rwmutex)."
 	print ""
 	print "Uncontended rlock + read + runlock, 1 thread:"
 	print ""
