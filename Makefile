@@ -50,8 +50,11 @@ CFLAGS   ?= -O2 -g
 # gs_value is built on liburcu's bulletproof flavor (Debian liburcu-dev).
 URCU_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburcu-bp 2>/dev/null)
 URCU_LIBS   := $(shell $(PKG_CONFIG) --libs liburcu-bp 2>/dev/null)
+# Unwind tables everywhere: pthread cancellation and pthread_exit unwind through the
+# library's frames and the callers' (x86_64 and aarch64 gcc emit them by default,
+# Debian's riscv64 gcc does not).
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -pthread \
-              -Iinclude -Isrc -Iarch/$(ARCH) $(URCU_CFLAGS) \
+              -fasynchronous-unwind-tables -Iinclude -Isrc -Iarch/$(ARCH) $(URCU_CFLAGS) \
               $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
 ALL_LDFLAGS := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS) $(URCU_LIBS)
 
@@ -100,10 +103,8 @@ lib: $(B)/libgosync.a $(B)/libgosync.so
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) $(HEADERS) arch/$(ARCH)/gs_arch.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-# pthread cancellation unwinds through these: once and park run cleanups on the way
-# (-fexceptions), futex.c is left from inside an asynchronously cancelled system call.
+# pthread cancellation unwinds through these and they run cleanups on the way.
 $(B)/obj/once.o $(B)/obj/park.o: ALL_CFLAGS += -fexceptions
-$(B)/obj/futex.o: ALL_CFLAGS += -fasynchronous-unwind-tables
 
 $(B)/libgosync.a: $(LIB_OBJS)
 	rm -f $@
@@ -138,9 +139,9 @@ SHIM_OBJS  := $(patsubst shim/%.c,$(B)/obj/shim/%.o,$(wildcard shim/*.c)) \
 $(B)/obj/shim/%.o: shim/%.c shim/shim.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fexceptions -Ishim -c $< -o $@
-$(B)/obj/shim/sys_%.o: src/%.c $(wildcard src/*.h)
+$(B)/obj/shim/sys_%.o: src/%.c $(wildcard src/*.h) arch/$(ARCH)/gs_arch.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fasynchronous-unwind-tables -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 lib: $(SHIM)
 $(B)/libgosync-pthread.so: $(SHIM_OBJS) $(B)/libgosync.so
