@@ -1,4 +1,5 @@
-/* The only file that makes system calls.
+/* The only file that makes system calls; futex(2) itself through gs_arch_futex()
+ * (arch/<arch>/gs_arch.h), which returns the result or -errno as the kernel does.
  *
  * Waits use FUTEX_WAIT_BITSET because it takes an absolute deadline (a relative
  * FUTEX_WAIT timeout would have to be recomputed after every interruption and drifts)
@@ -22,17 +23,17 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "fatal.h"
 #include "futex.h"
+#include "gs_arch.h"
 
 static int wait_bitset(const uint32_t *word, uint32_t expected, clockid_t clock,
 		       int64_t deadline)
 {
 	struct timespec ts, *tsp = NULL;
 	int op = FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG;
+	long r;
 
 	if (clock == CLOCK_REALTIME)
 		op |= FUTEX_CLOCK_REALTIME;
@@ -43,14 +44,15 @@ static int wait_bitset(const uint32_t *word, uint32_t expected, clockid_t clock,
 		ts.tv_nsec = deadline % 1000000000;
 		tsp = &ts;
 	}
-	if (syscall(SYS_futex, word, op, expected, tsp, NULL, FUTEX_BITSET_MATCH_ANY) == 0)
+	r = gs_arch_futex(word, op, expected, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
 		return 0;
-	switch (errno) {
+	switch (-r) {
 	case EAGAIN:
 		return 0;
 	case EINTR:
 	case ETIMEDOUT:
-		return errno;
+		return (int)-r;
 	default:
 		gs__internal_error("futex wait failed");
 	}
@@ -96,7 +98,7 @@ void gs__futex_wake(const uint32_t *word, int n)
 {
 	/* EFAULT cannot happen for a word we were handed; any error is ignorable
 	 * because a lost wake of a stale address has no sleeper to lose. */
-	(void)syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+	(void)gs_arch_futex(word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, (uint32_t)n, NULL, NULL, 0);
 }
 
 void gs__yield(void) { sched_yield(); }

@@ -11,10 +11,17 @@
  * sets CNTKCTL_EL1.EL0VCTEN for its vDSO; on cores with timer errata the kernel traps
  * the read and emulates it (slower, still correct). It ticks at CNTFRQ_EL0 (1-100 MHz
  * before Armv8.6, 1 GHz after), not at the core clock. The library's spin budgets are
- * timed with gs_now(), not with this counter. */
+ * timed with gs_now(), not with this counter.
+ * futex(2) goes through glibc's syscall(), an assembly routine with CFI
+ * (sysdeps/unix/sysv/linux/aarch64/syscall.S), so a pthread cancel that lands in it
+ * unwinds out of it. */
 #ifndef GS_ARCH_H
 #define GS_ARCH_H
+#include <errno.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #define GS_CACHE_LINE 128
 #define GS_HAVE_CYCLES 1
@@ -25,6 +32,15 @@ static inline uint64_t gs_cycles(void)
 	uint64_t t;
 	__asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(t));
 	return t;
+}
+
+/* futex(2) through glibc's syscall(), returning the kernel's convention: the result,
+ * or -errno. */
+static inline long gs_arch_futex(const uint32_t *uaddr, int op, uint32_t val,
+				 const struct timespec *ts, const uint32_t *uaddr2, uint32_t val3)
+{
+	long r = syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
+	return r == -1 ? -errno : r;
 }
 
 #endif
