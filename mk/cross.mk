@@ -24,22 +24,17 @@
 # need): GS_TEST_EMULATOR names it for tests/harness.h. tests/cross/run.sh runs the
 # binary with a time limit and checks the known failures below.
 #
-# Known failures, by target (CROSS_XFAIL_<arch>; each must fail, and a pass is an error
-# so that the list cannot go stale):
-#   riscv64: test_cond, test_once, stress_once. A thread cannot be unwound (by
-#   pthread_cancel or pthread_exit) out of gosync's frames, so their cleanups never run:
-#   test_cond's cancelled cond waiter does not get its mutex back and its cleanup
-#   aborts (unlock of unlocked mutex); test_once's cancelled runner and stress_once's
-#   exiting one never reset the once, whose waiters then sleep forever. Two causes, both
-#   real on riscv64 hardware too: Debian 12's riscv64 gcc emits no unwind tables unless
-#   asked (-fasynchronous-unwind-tables is on by default on x86_64 and aarch64, not
-#   here), so the frames of the library, the tests and their callbacks cannot be
-#   unwound; and glibc 2.36's riscv64 syscall(), through which src/futex.c sleeps, has
-#   no unwind information either.
+# Known failures, by target (CROSS_XFAIL_<arch>, e.g. CROSS_XFAIL_riscv64 := test_x; each
+# must fail, and a pass is an error so that the list cannot go stale): none today.
+# riscv64 once needed test_cond, test_once and stress_once there, for pthread
+# cancellation and pthread_exit could not unwind out of gosync's frames; the library
+# and tests are now built with -fasynchronous-unwind-tables (Debian's riscv64 gcc does
+# not default to it) and riscv64 makes its futex system call inline
+# (arch/riscv64/gs_arch.h), not through glibc's syscall(), which has no unwind
+# information there.
 
 CROSS_TARGETS     := aarch64-linux-gnu riscv64-linux-gnu
 CROSS_STRESS_SECS ?= 1
-CROSS_XFAIL_riscv64 := test_cond test_once stress_once
 CROSS_PKGS := qemu-user cmake dpkg-dev bzip2 xz-utils \
               gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcmocka-dev:arm64 liburcu-dev:arm64 \
               gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
