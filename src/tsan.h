@@ -40,12 +40,20 @@ static inline void gs__tsan_pre_lock(const void *m, unsigned flags)
 		__tsan_mutex_pre_lock((void *)m, flags);
 }
 
+/* The last park record of this thread whose final acquire may have fallen inside a
+ * lock's annotation window (park.c); NULL once acquired again. */
+extern __attribute__((visibility("hidden"))) _Thread_local const void *gs__tsan_parked_record;
+
 static inline void gs__tsan_post_lock(const void *m, unsigned flags, bool locked)
 {
 	if (gs__tsan_on()) {
 		__tsan_mutex_post_lock((void *)m, locked ? flags : flags | GS_TSAN_TRY_LOCK_FAILED, 0);
 		if (locked)
 			__tsan_acquire((void *)m);
+		if (gs__tsan_parked_record) {
+			__tsan_acquire((void *)gs__tsan_parked_record);
+			gs__tsan_parked_record = NULL;
+		}
 	}
 }
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/syscall.h>
 
 #include <gosync.h>
@@ -1487,6 +1488,73 @@ static void test_wait_func_refused_passes_signal(void **st)
 	assert_int_equal(nwaiters(&refusing.c), 0);
 }
 
+/* TSan: a broadcast from a thread that does not hold the mutex moves a waiter onto
+ * the mutex behind a thread parked in gs_mutex_lock, writing that thread's park
+ * record outside any lock annotation. The locker takes its record back inside the
+ * lock's annotation window, where TSan ignores the acquire, and nothing else orders
+ * it after the broadcaster: the lock must acquire the record again once the window
+ * closes, or the locker's next use of that stack is a race to TSan (which then fails
+ * this test in the TSan build). */
+static struct {
+	gs_mutex_t m;
+	gs_cond_t c;
+	int go;
+} behind;
+
+static void *behind_cond_waiter(void *arg)
+{
+	(void)arg;
+	gs_mutex_lock(&behind.m);
+	/* acquire: pairs with behind_broadcaster's release */
+	while (!__atomic_load_n(&behind.go, __ATOMIC_ACQUIRE))
+		gs_cond_wait(&behind.c, &behind.m);
+	gs_mutex_unlock(&behind.m);
+	return NULL;
+}
+
+static __attribute__((noinline)) void scribble_stack(void)
+{
+	char buf[16384];
+	memset(buf, 1, sizeof buf); /* over the frames gs_mutex_lock's park used */
+	__asm__ __volatile__("" : : "r"(buf) : "memory");
+}
+
+static void *behind_locker(void *arg)
+{
+	(void)arg;
+	gs_mutex_lock(&behind.m);
+	gs_mutex_unlock(&behind.m);
+	scribble_stack();
+	return NULL;
+}
+
+static void *behind_broadcaster(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&behind.go, 1, __ATOMIC_RELEASE);
+	gs_cond_broadcast(&behind.c); /* moves the waiter onto m, behind the locker */
+	return NULL;
+}
+
+static void test_requeue_behind_parked_locker(void **st)
+{
+	(void)st;
+	pthread_t b = spawn(behind_cond_waiter, NULL);
+	assert_true(WAIT_FOR(nwaiters(&behind.c) == 1));
+	gs_mutex_lock(&behind.m);
+	pthread_t a = spawn(behind_locker, NULL);
+	assert_true(WAIT_FOR(mstate(&behind.m) & PARKED));
+	pthread_t n = spawn(behind_broadcaster, NULL);
+	/* relaxed polling: no happens-before from the broadcaster to this unlock */
+	bool moved = WAIT_FOR(nwaiters(&behind.c) == 0);
+	gs_mutex_unlock(&behind.m);
+	join(a);
+	join(b);
+	join(n);
+	assert_true(moved);
+	assert_int_equal(mstate(&behind.m), 0);
+}
+
 /* --- misuse ------------------------------------------------------------------------- */
 
 /* Waiting without holding the mutex unlocks an unlocked mutex: Go's Cond.Wait panics
@@ -1550,6 +1618,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_func_foreign_mutex),
 		cmocka_unit_test(test_wait_func_unlock_refused),
 		cmocka_unit_test(test_wait_func_refused_passes_signal),
+		cmocka_unit_test(test_requeue_behind_parked_locker),
 		cmocka_unit_test(test_wait_without_mutex_dies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
