@@ -143,6 +143,13 @@ $(B)/obj/shim/sys_%.o: src/%.c $(wildcard src/*.h) arch/$(ARCH)/gs_arch.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# stress_shim runs the shim's own code under threads, in every build — also the TSan
+# and ASan ones, which skip the .so: the shim's objects, compiled with this build's
+# flags, are linked into the program with the static libgosync, so the pthread_*,
+# sem_* and pthread_once it calls are the shim's (the program checks that it runs them).
+$(B)/stress_shim: stress/stress_shim.c $(SHIM_OBJS) $(B)/libgosync.a
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(SHIM_OBJS) $(B)/libgosync.a -ldl $(ALL_LDFLAGS)
+
 lib: $(SHIM)
 $(B)/libgosync-pthread.so: $(SHIM_OBJS) $(B)/libgosync.so
 	$(CC) -shared -Wl,-soname,libgosync-pthread.so.$(SOVERSION) -Wl,-z,nodelete \
