@@ -258,7 +258,10 @@ static int lock_loop(gs_mutex_t *m, clockid_t clock, int64_t deadline, uint64_t 
 			wait_start = gs_now();
 
 		uint64_t token = 0;
-		switch (gs__park(&a, &token)) {
+		gs__tsan_park_begin(m);
+		enum gs__park_status how = gs__park(&a, &token);
+		gs__tsan_park_end(m);
+		switch (how) {
 		case GS_PARK_INVALID: /* freed before we could queue: try again */
 			s = load(m);
 			continue;
@@ -348,7 +351,9 @@ static void unlock_slow(gs_mutex_t *m, uint32_t s)
 		if (cas(m, &s, s & ~(uint32_t)LOCKED, __ATOMIC_RELEASE))
 			return;
 	}
+	gs__tsan_park_begin(m);
 	gs__unpark_one(m, unlock_cb, m);
+	gs__tsan_park_end(m);
 }
 
 /* The public calls check once whether a TSan runtime is present and, if so, take an

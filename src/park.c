@@ -180,21 +180,6 @@ static inline void handed_over(struct gs__waiter *w)
 		gs__tsan_release(w);
 }
 
-/* Inside a mutex's annotation window (a gs_mutex or gs_rwmutex lock that parks) TSan
- * ignores this acquire too, while writes other threads made to the record outside
- * such a window (a cond's requeue appending behind it, a neighbour leaving the queue)
- * stay recorded: the address is kept for gs__tsan_post_lock to acquire again once
- * the window has closed, before the stack slot is reused. */
-GS_HIDDEN _Thread_local const void *gs__tsan_parked_record;
-
-static inline void taken_back(struct gs__waiter *w)
-{
-	if (gs__tsan_on()) {
-		__tsan_acquire(w);
-		gs__tsan_parked_record = w;
-	}
-}
-
 static void enqueue(struct bucket *b, struct gs__waiter *w, bool at_head)
 {
 	if (at_head) {
@@ -313,7 +298,7 @@ static void sleep_unwound(struct sleeper *sl)
 	gs__asan_unwound();
 	if (__atomic_load_n(&w->wake, __ATOMIC_ACQUIRE) == 0)
 		how = settle(w, a);
-	taken_back(w);
+	gs__tsan_acquire(w);
 	a->cancelled(a->arg, how, how == GS_PARK_UNPARKED ? w->unpark_token : 0);
 }
 
@@ -334,7 +319,7 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 
 	if (a->before_sleep && !a->before_sleep(a->arg)) {
 		enum gs__park_status how = settle(&w, a);
-		taken_back(&w);
+		gs__tsan_acquire(&w);
 		*unpark_token = w.unpark_token;
 		return how;
 	}
@@ -357,7 +342,7 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 			if (a->timed_out)
 				a->timed_out(a->arg, has_waiter(b, a->key));
 			bucket_unlock(b);
-			taken_back(&w);
+			gs__tsan_acquire(&w);
 			return GS_PARK_TIMEDOUT;
 		}
 		bucket_unlock(b);
@@ -366,7 +351,7 @@ enum gs__park_status gs__park(const struct gs__park_args *a, uint64_t *unpark_to
 		 * we waited for happened, we now wait for another queue's wake. */
 		deadline = INT64_MAX;
 	}
-	taken_back(&w);
+	gs__tsan_acquire(&w);
 	*unpark_token = w.unpark_token;
 	return GS_PARK_UNPARKED;
 }

@@ -286,7 +286,9 @@ static uint64_t grant_cb(void *arg, struct gs__unpark_result r)
 static void grant_pass(gs_rwmutex_t *rw, enum pass pass, uint32_t drop, bool barge)
 {
 	struct grant g = { .rw = rw, .pass = pass, .drop = drop, .barge = barge };
+	gs__tsan_park_begin(rw);
 	gs__unpark_filter(rw, grant_filter, grant_cb, &g);
+	gs__tsan_park_end(rw);
 }
 
 /* Whether a `kind` waiter may spin on state s: a reader blocked only by a writer
@@ -350,7 +352,10 @@ static int wait_slow(gs_rwmutex_t *rw, uint64_t kind, uint32_t blocked_by, clock
 		}
 
 		uint64_t token = 0;
-		switch (gs__park(&a, &token)) {
+		gs__tsan_park_begin(rw);
+		enum gs__park_status how = gs__park(&a, &token);
+		gs__tsan_park_end(rw);
+		switch (how) {
 		case GS_PARK_INVALID:
 			break;
 		case GS_PARK_TIMEDOUT:

@@ -13,7 +13,17 @@
  * unlocks across threads gets no false race reports (it needs
  * TSAN_OPTIONS=report_mutex_bugs=0 to silence TSan's "unlock of a mutex locked by
  * another thread" itself). The release must precede pre_unlock and the acquire follow
- * post_lock: between those, TSan ignores synchronization. */
+ * post_lock: between those, TSan ignores synchronization.
+ *
+ * Except in the park table: TSan also ignores the memory accesses inside a window, but
+ * other threads use the same queues outside any window (a cond's broadcast moves
+ * waiters in behind a parked locker, a cond waiter times out and reads or unlinks its
+ * neighbours), and their accesses to a parked locker's record are recorded; the
+ * locker's own uses of that stack before and after its window would then look
+ * unordered with them. So a lock's park and an unlock's unpark run "diverted" (TSan's
+ * word): recorded like any code, ordered through the table's bucket locks and wake
+ * words. (The price: two threads that meet in a bucket are ordered for TSan, as they
+ * are in fact; a race between them that only the bucket lock hides goes unreported.) */
 #ifndef GS_TSAN_H
 #define GS_TSAN_H
 
@@ -24,6 +34,8 @@ extern void __tsan_mutex_pre_lock(void *addr, unsigned flags) __attribute__((wea
 extern void __tsan_mutex_post_lock(void *addr, unsigned flags, int recursion) __attribute__((weak));
 extern int __tsan_mutex_pre_unlock(void *addr, unsigned flags) __attribute__((weak));
 extern void __tsan_mutex_post_unlock(void *addr, unsigned flags) __attribute__((weak));
+extern void __tsan_mutex_pre_divert(void *addr, unsigned flags) __attribute__((weak));
+extern void __tsan_mutex_post_divert(void *addr, unsigned flags) __attribute__((weak));
 extern void __tsan_acquire(void *addr) __attribute__((weak));
 extern void __tsan_release(void *addr) __attribute__((weak));
 
@@ -40,20 +52,12 @@ static inline void gs__tsan_pre_lock(const void *m, unsigned flags)
 		__tsan_mutex_pre_lock((void *)m, flags);
 }
 
-/* The last park record of this thread whose final acquire may have fallen inside a
- * lock's annotation window (park.c); NULL once acquired again. */
-extern __attribute__((visibility("hidden"))) _Thread_local const void *gs__tsan_parked_record;
-
 static inline void gs__tsan_post_lock(const void *m, unsigned flags, bool locked)
 {
 	if (gs__tsan_on()) {
 		__tsan_mutex_post_lock((void *)m, locked ? flags : flags | GS_TSAN_TRY_LOCK_FAILED, 0);
 		if (locked)
 			__tsan_acquire((void *)m);
-		if (gs__tsan_parked_record) {
-			__tsan_acquire((void *)gs__tsan_parked_record);
-			gs__tsan_parked_record = NULL;
-		}
 	}
 }
 
@@ -63,6 +67,20 @@ static inline void gs__tsan_pre_unlock(const void *m, unsigned flags)
 		__tsan_release((void *)m);
 		__tsan_mutex_pre_unlock((void *)m, flags);
 	}
+}
+
+/* Around a park or unpark inside a lock's or unlock's window (with TSan on, the slow
+ * paths are only reached from inside their window: the window must be open). */
+static inline void gs__tsan_park_begin(const void *m)
+{
+	if (gs__tsan_on())
+		__tsan_mutex_pre_divert((void *)m, 0);
+}
+
+static inline void gs__tsan_park_end(const void *m)
+{
+	if (gs__tsan_on())
+		__tsan_mutex_post_divert((void *)m, 0);
 }
 
 static inline void gs__tsan_post_unlock(const void *m, unsigned flags)
