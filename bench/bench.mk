@@ -1,6 +1,6 @@
 # gosync benchmark — plain GNU make, run from the repository root.
 #
-#   make bench            full run (5 rounds, ~13 minutes on 2 CPUs)
+#   make bench            full run (5 rounds, ~15 minutes on 2 CPUs)
 #   make bench QUICK=1    short run (3 rounds, under 2 minutes)
 #   RESULTS=DIR           write the results there instead of bench/results
 #
