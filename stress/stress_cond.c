@@ -46,6 +46,8 @@
 #include <gosync/mutex.h>
 #include <gosync/time.h>
 
+#include "hang_guard.h"
+
 enum { MIN_THREADS = 4, MAX_THREADS = 64 };
 
 /* What a thread is doing, as the hunter sees it (under the mutex). */
@@ -550,6 +552,7 @@ int main(int argc, char **argv)
 
 	if (seconds <= 0)
 		seconds = 1;
+	hang_guard_arm("stress_cond", seconds);
 	stuck_ns = (__tsan_acquire ? 20 : 5) * GS_SEC;
 	if (pthread_create(&h, NULL, hunter, NULL) != 0)
 		return 2;

@@ -34,6 +34,8 @@
 
 #include <gosync.h>
 
+#include "hang_guard.h"
+
 enum { MUTEXES = 3, WORDS = 6, MAX_THREADS = 64 };
 enum { STARVING_BIT = 4 }; /* src/mutex.c's STARVING, for the progress report */
 
@@ -240,6 +242,7 @@ int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 5;
 	static const int counts[] = { 4, 8, 16, 32, 64 };
+	hang_guard_arm("stress_mutex", secs);
 	const int64_t total = (int64_t)(secs * GS_SEC);
 	int64_t phase_ns = total / 10;
 	if (phase_ns < 200 * GS_MSEC)

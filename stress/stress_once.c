@@ -28,6 +28,8 @@
 #include <gosync/once.h>
 #include <gosync/time.h>
 
+#include "hang_guard.h"
+
 enum { MIN_THREADS = 4, MAX_THREADS = 64, ONCES = 8 };
 
 struct cell {
@@ -194,6 +196,7 @@ int main(int argc, char **argv)
 
 	if (seconds <= 0)
 		seconds = 1;
+	hang_guard_arm("stress_once", seconds);
 	for (int i = 0; i < MAX_THREADS; i++)
 		if (pthread_create(&threads[i], NULL, worker, (void *)(intptr_t)i) != 0) {
 			fprintf(stderr, "stress_once: pthread_create failed\n");

@@ -29,6 +29,8 @@
 #include <gosync/rwmutex.h>
 #include <gosync/time.h>
 
+#include "hang_guard.h"
+
 /* The state bits of src/rwmutex.c, for the diagnostics. */
 enum { WRITER = 1u, WRITER_PARKED = 2u, READERS_PARKED = 4u, ONE_READER = 8u };
 
@@ -307,6 +309,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 10;
 	if (seconds <= 0)
 		seconds = 10;
+	hang_guard_arm("stress_rwmutex", seconds);
 	/* Short phases, cycling through the table: every phase end is a quiet moment in
 	 * which a waiter nobody will wake shows up as stuck. */
 	int nphases = (int)(seconds * 4);

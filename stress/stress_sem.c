@@ -30,6 +30,7 @@
 #include <gosync/time.h>
 
 #include "park.h"
+#include "hang_guard.h"
 
 #define WAITERS ((uint64_t)1 << 63)
 #define MAX_THREADS 64
@@ -284,6 +285,7 @@ int main(int argc, char **argv)
 	pthread_t t[MAX_THREADS];
 	int rounds = 0;
 
+	hang_guard_arm("stress_sem", (double)secs);
 	if (round_ns < 200 * GS_MSEC)
 		round_ns = 200 * GS_MSEC;
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -68,6 +68,8 @@
 
 #include <gosync.h>
 
+#include "hang_guard.h"
+
 enum { MIN_THREADS = 2, MAX_THREADS = 16, WORDS = 4, CAP = 4 };
 
 /* True when this binary runs under ThreadSanitizer (it is slower: longer limits). */
@@ -1197,6 +1199,7 @@ int main(int argc, char **argv)
 
 	if (seconds <= 0)
 		seconds = 1;
+	hang_guard_arm("stress_shim", seconds);
 	stuck_ns = (__tsan_acquire ? 20 : 5) * GS_SEC;
 	check_shim_is_used();
 

@@ -26,6 +26,8 @@
 #include <gosync/time.h>
 #include <gosync/value.h>
 
+#include "hang_guard.h"
+
 extern void __tsan_acquire(void *addr) __attribute__((weak));
 static bool under_tsan(void) { return __tsan_acquire != NULL; }
 
@@ -239,6 +241,7 @@ int main(int argc, char **argv)
 	pthread_t t[64];
 	int n = 0;
 
+	hang_guard_arm("stress_value", secs);
 	gs_value_store(&count_v, obj_new(0, 1));
 	gs_value_store(&mix_v, obj_new(0, 2));
 	for (int i = 0; i < readers; i++)

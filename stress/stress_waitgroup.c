@@ -30,6 +30,8 @@
 #include <gosync/time.h>
 #include <gosync/waitgroup.h>
 
+#include "hang_guard.h"
+
 #define POOL 64
 
 extern void __tsan_acquire(void *addr) __attribute__((weak));
@@ -233,6 +235,7 @@ int main(int argc, char **argv)
 
 	if (seconds <= 0)
 		seconds = 1;
+	hang_guard_arm("stress_waitgroup", seconds);
 	pthread_mutex_init(&g.mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
