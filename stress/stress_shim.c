@@ -23,8 +23,8 @@
  *            timedwait, signal per token or broadcast, with the mutex held or not.
  *            After a wait the recursive mutex must be held again at depth 2 by the
  *            waiter (owner and count, then two unlocks succeed and a third is EPERM).
- *            A ticker thread per side adds or takes a token every millisecond, taking
- *            the mutex with a STUCK-second deadline.
+ *            One ticker thread adds or takes a token on each side every millisecond,
+ *            taking the mutex with a STUCK-second deadline.
  *   rwlock   default (reader-preferring; readers take rdlock a second time, also by an
  *            expired timedrdlock), and PREFER_WRITER_NONRECURSIVE_NP (static
  *            initializer and attr + init); rd/wr lock, try, timed and clock forms;
@@ -599,50 +599,55 @@ static void *cond_thread(void *arg)
 	return NULL;
 }
 
-/* A ticker per side: every millisecond a token, or with the buffer full a token taken,
- * so that neither consumers nor producers wait for good; at the end of the phase it
- * sets stop and broadcasts both conds. The mutex must be free within STUCK seconds (a
- * waiter that kept it, or a depth restored wrong, would keep it).
+/* The ticker: every millisecond, on each side in turn, a token, or with the buffer full
+ * a token taken, so that neither consumers nor producers wait for good; at the end of
+ * the phase it sets stop and broadcasts both conds. The mutex must be free within STUCK
+ * seconds (a waiter that kept it, or a depth restored wrong, would keep it).
  *
- * One thread per side, not the main thread for both: a thread that parks on two
- * mutexes in turn, from the same stack depth, while cond notifiers append waiters
- * behind its park record, draws a TSan report in gosync's park.c (enqueue) — a false
- * one: the bucket locks order those writes, but TSan ignores the parked thread's
- * synchronization inside gs_mutex's lock annotation. Not the shim's; kept out of here. */
+ * One thread for both sides on purpose: it parks on two mutexes in turn, from the same
+ * stack depth, while cond notifiers requeue waiters behind its park record — the
+ * pattern that once drew a TSan report from park.c's enqueue (gosync's park running
+ * inside gs_mutex's lock annotation; fixed by diverting park there, see src/tsan.h). */
 struct ticker_arg {
 	struct phase *p;
-	struct cside *s;
+	struct cside *side[2];
 	uint64_t rnd;
 };
+
+/* One tick on one side (a mutex that cannot be taken in time fails the run). */
+static void tick(struct cside *s, bool last, uint64_t *rnd)
+{
+	struct timespec ts = ts_of(clock_ns(CLOCK_REALTIME) + stuck_ns);
+	int rc = pthread_mutex_timedlock(&s->m, &ts);
+	if (rc != 0)
+		fail("cond (%s mutex): the ticker could not take the mutex for %.0f s (%s)",
+		     s->recursive ? "recursive" : "normal", (double)stuck_ns / GS_SEC, err_name(rc));
+	if (s->recursive)
+		EXPECT(pthread_mutex_lock(&s->m), 0); /* depth 2, as cond_unlock expects */
+	cond_enter(s);
+	if (last) {
+		s->stop = 1;
+		EXPECT(pthread_cond_broadcast(&s->c), 0);
+		EXPECT(pthread_cond_broadcast(&s->space), 0);
+		cond_unlock(s);
+	} else if (s->tokens < CAP) {
+		cond_produce(s, 1, rnd);
+	} else {
+		s->tokens--; /* full: take one, for the producers */
+		s->consumed++;
+		EXPECT(pthread_cond_signal(&s->space), 0);
+		cond_unlock(s);
+	}
+}
 
 static void *cond_ticker(void *arg)
 {
 	struct ticker_arg *t = arg;
-	struct cside *s = t->s;
 
 	for (bool last = false; !last; sleep_us(1000)) {
 		last = over(t->p);
-		struct timespec ts = ts_of(clock_ns(CLOCK_REALTIME) + stuck_ns);
-		int rc = pthread_mutex_timedlock(&s->m, &ts);
-		if (rc != 0)
-			fail("cond (%s mutex): the ticker could not take the mutex for %.0f s (%s)",
-			     s->recursive ? "recursive" : "normal", (double)stuck_ns / GS_SEC, err_name(rc));
-		if (s->recursive)
-			EXPECT(pthread_mutex_lock(&s->m), 0); /* depth 2, as cond_unlock expects */
-		cond_enter(s);
-		if (last) {
-			s->stop = 1;
-			EXPECT(pthread_cond_broadcast(&s->c), 0);
-			EXPECT(pthread_cond_broadcast(&s->space), 0);
-			cond_unlock(s);
-		} else if (s->tokens < CAP) {
-			cond_produce(s, 1, &t->rnd);
-		} else {
-			s->tokens--; /* full: take one, for the producers */
-			s->consumed++;
-			EXPECT(pthread_cond_signal(&s->space), 0);
-			cond_unlock(s);
-		}
+		for (int i = 0; i < 2; i++)
+			tick(t->side[i], last, &t->rnd);
 	}
 	return NULL;
 }
@@ -670,18 +675,14 @@ static void run_cond(struct phase *p, uint64_t *rnd)
 	w->side[1].recursive = true;
 	p->w = w;
 
-	pthread_t tickers[2];
-	struct ticker_arg targs[2];
-	for (int i = 0; i < 2; i++) {
-		targs[i] = (struct ticker_arg){ p, &w->side[i], xorshift(rnd) | 1 };
-		if (pthread_create(&tickers[i], NULL, cond_ticker, &targs[i]) != 0) {
-			fprintf(stderr, "stress_shim: pthread_create failed\n");
-			exit(2);
-		}
+	pthread_t ticker;
+	struct ticker_arg targ = { p, { &w->side[0], &w->side[1] }, xorshift(rnd) | 1 };
+	if (pthread_create(&ticker, NULL, cond_ticker, &targ) != 0) {
+		fprintf(stderr, "stress_shim: pthread_create failed\n");
+		exit(2);
 	}
 	start(p, cond_thread, rnd);
-	for (int i = 0; i < 2; i++)
-		pthread_join(tickers[i], NULL); /* each fails by itself if its mutex is stuck */
+	pthread_join(ticker, NULL); /* it fails by itself if a mutex is stuck */
 	finish(p, "cond", NULL);
 	for (int i = 0; i < 2; i++) {
 		struct cside *s = &w->side[i];
