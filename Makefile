@@ -181,6 +181,7 @@ check: check-deps
 	$(MAKE) run-tests check-exports check-cxx check-clang examples check-tsan-user check-install
 	$(MAKE) check-shim check-apps-quick
 	$(MAKE) run-stress STRESS_SECS=$(STRESS_SECS_CHECK)
+	sh tests/check_hang_guard.sh $(B)/stress_once
 
 run-tests: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $(RUN) $$t; done
