@@ -133,7 +133,6 @@ int main(void)
 	int posted = PRODUCERS * POSTS + __atomic_load_n(&handler_posts, __ATOMIC_RELAXED) + CONSUMERS;
 	expect_true("every token taken once or still counted",
 		    v >= 0 && consumed + CONSUMERS + v == posted);
-	expect_true("real tokens taken before the stop", consumed >= total);
 	expect_true("handler posts happened", handler_posts > 0);
 	expect_long("waiters registered at the end",
 		    (long)(__atomic_load_n((uint64_t *)&sem, __ATOMIC_RELAXED) >> 32), 0);
