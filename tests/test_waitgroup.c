@@ -888,6 +888,8 @@ static void scenario_reused(void)
 	static gs_waitgroup_t wg;
 	cpu_set_t mine, one;
 
+	int pin_rc = -1, unpinned_waiters = 0;
+
 	CPU_ZERO(&one);
 	if (sched_getaffinity(0, sizeof mine, &mine) == 0) {
 		for (int c = 0; c < CPU_SETSIZE; c++)
@@ -895,7 +897,7 @@ static void scenario_reused(void)
 				CPU_SET(c, &one);
 				break;
 			}
-		sched_setaffinity(0, sizeof one, &one);
+		pin_rc = sched_setaffinity(0, sizeof one, &one);
 	}
 	for (int i = 0; i < 2000; i++) {
 		pthread_attr_t at;
@@ -909,8 +911,10 @@ static void scenario_reused(void)
 		pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
 		pthread_attr_setschedpolicy(&at, SCHED_IDLE);
 		pthread_attr_setschedparam(&at, &sp);
-		if (pthread_create(&t, &at, reuse_waiter_fn, &wg) != 0)
+		if (pthread_create(&t, &at, reuse_waiter_fn, &wg) != 0) {
+			unpinned_waiters++;
 			t = spawn(reuse_waiter_fn, &wg);
+		}
 		pthread_attr_destroy(&at);
 		if (!wait_waiters(&wg, 1))
 			exit(2);
@@ -919,6 +923,9 @@ static void scenario_reused(void)
 		join(t);                   /* the waiter dies here, normally in round 0 */
 		gs_waitgroup_done(&wg);
 	}
+	/* Every waiter returned before the add: say why the setup did not hold it back. */
+	fprintf(stderr, "reused: no death in 2000 rounds (main pinned: %s; waiters created "
+		"without SCHED_IDLE and pinning: %d)\n", pin_rc == 0 ? "yes" : "no", unpinned_waiters);
 	exit(3);
 }
 
